@@ -1,0 +1,108 @@
+"""The one small interface every index backend implements, and the search API's shapes.
+
+Results have the same shape from every backend, so the CLI, the DAGs and the contract tests
+(tests/test_backend_contract.py) do not care which one is behind them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from etl.record import Article
+
+
+class IndexError_(Exception):
+    """Base of index errors."""
+
+
+class TransientIndexError(IndexError_):
+    """The index could not be reached or is overloaded (network, 429/503 after retries).
+
+    The batch fails so that Airflow retries the task; its documents stay pending."""
+
+
+class IndexSetupError(IndexError_):
+    """The index is missing or misconfigured (run ``article-etl es setup``)."""
+
+
+@dataclass(slots=True)
+class IndexResult:
+    """What the index said of one document: ``ok``, or rejected with the index's reason."""
+
+    doc_id: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class SearchRequest:
+    query: str = ""
+    # field -> accepted values (OR within a field, AND across fields); fields are facet fields
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    published_from: str | None = None  # ISO date, inclusive
+    published_to: str | None = None  # ISO date, inclusive
+    facets: list[str] = field(default_factory=list)
+    facet_size: int = 10
+    histogram: str | None = None  # "year", "month" or "day" buckets of the publication date
+    size: int = 10
+    offset: int = 0
+
+
+@dataclass(slots=True)
+class FacetValue:
+    value: str
+    count: int
+
+
+@dataclass(slots=True)
+class Hit:
+    id: str
+    score: float
+    title: str
+    url: str
+    source: str
+    site: str
+    published: str | None
+    language: str
+    snippet: str  # highlighted with <mark>...</mark>
+
+
+@dataclass(slots=True)
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    histogram: list[FacetValue] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class IndexBackend(Protocol):
+    """An index of article documents. Implementations: ``sqlite`` (embedded), ``elasticsearch``."""
+
+    name: str
+
+    def ensure_ready(self) -> None:
+        """Create what is missing (embedded) or check the index exists (Elasticsearch)."""
+
+    def upsert(self, articles: Sequence[Article]) -> list[IndexResult]:
+        """Index or replace documents by id. One result per article, in order.
+
+        Documents the index refuses are returned as not ok with its reason; a transient
+        failure that persists after retries raises ``TransientIndexError``."""
+        ...
+
+    def delete(self, doc_ids: Sequence[str]) -> None: ...
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        """The stored document (as ``Article.to_document()`` made it), or None."""
+        ...
+
+    def search(self, request: SearchRequest) -> SearchResult: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,368 @@
+"""Extraction: one ``RawInput`` to an ``Article`` with clean text and metadata.
+
+HTML goes through trafilatura (main text without boilerplate or comments, plus metadata).
+Plain text is taken as it is (trafilatura returns nothing for it) and Markdown is rendered and
+taken as text; for both a missing title is derived from the text and recorded as derived.
+Pure apart from reading the record: no network, no files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import trafilatura
+from lxml import html as lxml_html
+from trafilatura.utils import load_html
+
+from etl.decode import NotText, decode
+from etl.record import Article, Warning_, make_id, text_fingerprint
+from etl.sources import RawInput
+
+MIN_ARTICLE_WORDS = 25  # below this, what a page yields is not an article
+TITLE_MAX_WORDS = 12
+
+# Meta tags that state the publication date, most specific first.
+_DATE_META = (
+    "article:published_time", "og:published_time", "og:article:published_time",
+    "datepublished", "publishdate", "publish-date", "pubdate", "parsely-pub-date",
+    "sailthru.date", "dc.date.issued", "dcterms.created", "dc.date", "date",
+)
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/_-](0[1-9]|1[0-2])(?:[/_-](0[1-9]|[12]\d|3[01]))?(?:/|$|[_-])")
+_TEXT_DATE_LINE = re.compile(
+    r"^\s*(?:published|posted|date|updated|veröffentlicht|publié)\s*(?:on|am|le)?\s*[:\-–]?\s*(.{6,40})$",
+    re.I | re.M,
+)
+
+
+class Rejected(Exception):
+    """This input can never become an article; the message is the recorded reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedDate:
+    value: str
+    source: str  # structured_data, meta, url, text, file_time
+    confidence: str  # high, medium, low
+
+
+def extract(raw: RawInput, *, min_words: int = 50) -> Article:
+    """The article a raw input holds, or ``Rejected`` with the reason."""
+    if raw.rejection:
+        raise Rejected(raw.rejection)
+    if not raw.data.strip():
+        raise Rejected("empty file")
+    media_type = raw.media_type or _sniff_media_type(raw.data)
+    try:
+        decoded = decode(raw.data, html=media_type == "html")
+    except NotText as exc:
+        raise Rejected(str(exc)) from None
+    if media_type == "html":
+        article = _from_html(raw, decoded.text)
+    else:
+        article = _from_text(raw, decoded.text, markdown=media_type == "markdown")
+    if decoded.guessed:
+        article.add_warning(Warning_.ENCODING_GUESSED)
+    _finish(article, raw, min_words)
+    return article
+
+
+def _sniff_media_type(data: bytes) -> str:
+    head = data[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head or b"<head" in head:
+        return "html"
+    return "text"
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+def _from_html(raw: RawInput, page: str) -> Article:
+    tree = load_html(page)
+    if tree is None:
+        raise Rejected("not an article: the HTML could not be parsed")
+    # Read the date's provenance before trafilatura, which prunes the tree it is given.
+    structured = _structured_dates(tree)
+    doc = trafilatura.bare_extraction(
+        tree, url=raw.url or None, with_metadata=True, include_comments=False,
+        include_tables=True, deduplicate=False,
+    )
+    if doc is None or not (getattr(doc, "text", None) or "").strip():
+        raise Rejected("not an article: no main text found (navigation, listing or empty page)")
+    meta = doc if isinstance(doc, dict) else {s: getattr(doc, s, None) for s in doc.__slots__}
+    text = _clean_text(meta.get("text") or "")
+    page_url = meta.get("url") or ""
+    canonical = page_url if _is_http(page_url) else ""
+    url = raw.url or canonical
+    host = meta.get("hostname") or (urlsplit(url).hostname or "")
+    article = _new_article(raw, text, canonical_url=canonical)
+    article.title = _clean_line(meta.get("title") or "")
+    article.description = _clean_line(meta.get("description") or "")
+    article.url = url
+    article.host = host.removeprefix("www.")
+    article.site = _clean_line(meta.get("sitename") or "") or article.host
+    article.author = _split_authors(meta.get("author") or "")
+    article.category = _split_list(meta.get("categories"))
+    article.tag = _split_list(meta.get("tags"))
+    article.language = (meta.get("language") or _html_lang(tree) or "").split("-")[0].lower()
+    published = _published_from_html(meta.get("date"), structured, url)
+    if published:
+        article.published = published.value
+        article.published_source = published.source
+        article.published_confidence = published.confidence
+    return article
+
+
+def _structured_dates(tree: Any) -> dict[str, set[str]]:
+    """Dates the page states in JSON-LD and in meta tags, by kind, as YYYY-MM-DD."""
+    found: dict[str, set[str]] = {"structured_data": set(), "meta": set()}
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text_content() or "")
+        except (json.JSONDecodeError, ValueError):
+            continue
+        for value in _json_values(data, "datePublished"):
+            if isinstance(value, str) and len(value) >= 10:
+                found["structured_data"].add(value[:10])
+    for meta in tree.xpath("//meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        if key in _DATE_META and (meta.get("content") or "")[:10].strip():
+            found["meta"].add((meta.get("content") or "")[:10])
+    for time_el in tree.xpath("//time[@pubdate or @itemprop='datePublished']"):
+        if (time_el.get("datetime") or "")[:10]:
+            found["meta"].add(time_el.get("datetime")[:10])
+    return found
+
+
+def _json_values(data: Any, key: str) -> list[Any]:
+    if isinstance(data, dict):
+        own = [data[key]] if key in data else []
+        return own + [v for child in data.values() for v in _json_values(child, key)]
+    if isinstance(data, list):
+        return [v for item in data for v in _json_values(item, key)]
+    return []
+
+
+def _published_from_html(
+    trafilatura_date: str | None, structured: dict[str, set[str]], url: str
+) -> PublishedDate | None:
+    """The publication date and where it came from, most trustworthy source first."""
+    for source in ("structured_data", "meta"):
+        values = sorted(structured[source])
+        if trafilatura_date and trafilatura_date in structured[source]:
+            return PublishedDate(trafilatura_date, source, "high")
+        if values and _valid_day(values[0]):
+            return PublishedDate(values[0], source, "high")
+    url_date = _date_from_url(url)
+    if url_date:
+        return PublishedDate(url_date, "url", "medium")
+    if trafilatura_date and _valid_day(trafilatura_date):
+        # Found by htmldate in the page's text or markup: plausible, but the weakest kind.
+        return PublishedDate(trafilatura_date, "text", "low")
+    return None
+
+
+def _date_from_url(url: str) -> str | None:
+    match = _URL_DATE.search(urlsplit(url).path) if url else None
+    if not match:
+        return None
+    year, month, day = match.group(1), match.group(2), match.group(3)
+    value = f"{year}-{month}-{day}" if day else f"{year}-{month}-01"
+    return value if _valid_day(value) else None
+
+
+def _valid_day(value: str) -> bool:
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return date(1990, 1, 1) <= day <= datetime.now(UTC).date()
+
+
+def _html_lang(tree: Any) -> str:
+    langs = tree.xpath("/html/@lang")
+    return str(langs[0]) if langs else ""
+
+
+# --- Plain text and Markdown -----------------------------------------------------------------
+
+def _from_text(raw: RawInput, content: str, *, markdown: bool) -> Article:
+    front: dict[str, str] = {}
+    if markdown:
+        front, content = _front_matter(content)
+        title, body = _markdown_title_and_text(content)
+    else:
+        title, body = _title_line(content)
+    text = _clean_text(body)
+    if not text:
+        raise Rejected("not an article: no text")
+    article = _new_article(raw, text, canonical_url=front.get("url", ""))
+    article.title = front.get("title") or title
+    article.url = raw.url or front.get("url", "")
+    article.host = (urlsplit(article.url).hostname or "").removeprefix("www.")
+    article.site = front.get("site", "") or article.host
+    article.author = _split_authors(front.get("author", ""))
+    article.tag = _split_list(front.get("tags"))
+    article.category = _split_list(front.get("categories"))
+    article.description = front.get("description", "")
+    stated = front.get("date") or _stated_date(body)
+    if stated:
+        article.published = stated
+        article.published_source = "meta" if front.get("date") else "text"
+        article.published_confidence = "high" if front.get("date") else "medium"
+    return article
+
+
+def _title_line(content: str) -> tuple[str, str]:
+    """A first line that looks like a title (short, no closing full stop, text follows)."""
+    lines = content.strip().splitlines()
+    if len(lines) > 1:
+        first = lines[0].strip()
+        if 0 < len(first.split()) <= 20 and not first.endswith((".", "!", "?", ":", "”", '"')):
+            return first.lstrip("# ").strip(), "\n".join(lines[1:])
+    return "", content
+
+
+def _front_matter(content: str) -> tuple[dict[str, str], str]:
+    """Simple ``key: value`` YAML front matter, as static site generators write it."""
+    if not content.startswith("---\n"):
+        return {}, content
+    end = content.find("\n---", 4)
+    if end < 0:
+        return {}, content
+    fields = {}
+    for line in content[4:end].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip().lower()] = value.strip().strip("'\"")
+    return fields, content[end + 4:].lstrip("-\n")
+
+
+def _markdown_title_and_text(content: str) -> tuple[str, str]:
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").render(content)
+    root = lxml_html.fromstring(f"<div>{rendered}</div>")
+    title = ""
+    heading = root.find(".//h1")
+    if heading is not None:
+        title = heading.text_content().strip()
+        heading.getparent().remove(heading)
+    blocks = [el.text_content().strip() for el in root.iterchildren()]
+    return title, "\n".join(b for b in blocks if b)
+
+
+def _stated_date(body: str) -> str | None:
+    """A 'Published: 4 June 2025' line near the top of a text article."""
+    head = "\n".join(body.strip().splitlines()[:6])
+    match = _TEXT_DATE_LINE.search(head)
+    if not match:
+        return None
+    import dateparser
+
+    parsed = dateparser.parse(match.group(1), settings={"STRICT_PARSING": True})
+    if parsed is None:
+        return None
+    value = parsed.date().isoformat()
+    return value if _valid_day(value) else None
+
+
+# --- Shared -----------------------------------------------------------------------------------
+
+def _new_article(raw: RawInput, text: str, *, canonical_url: str) -> Article:
+    content_hash = text_fingerprint(text)
+    return Article(
+        id=make_id(canonical_url, content_hash),
+        source=raw.key,
+        source_kind=raw.kind,
+        raw_hash=raw.raw_hash,
+        text=text,
+        content_hash=content_hash,
+        canonical_url=canonical_url,
+        file_modified=raw.modified,
+    )
+
+
+def _finish(article: Article, raw: RawInput, min_words: int) -> None:
+    words = article.word_count
+    if words < MIN_ARTICLE_WORDS:
+        raise Rejected(f"not an article: only {words} words of text (minimum {MIN_ARTICLE_WORDS})")
+    if words < min_words:
+        article.add_warning(Warning_.SHORT_TEXT)
+    if not article.title:
+        article.title = derive_title(article.text)
+        article.title_derived = True
+        article.add_warning(Warning_.TITLE_DERIVED)
+    if not article.published:
+        article.add_warning(Warning_.NO_DATE)
+        if raw.modified:
+            # The file's time is the last resort: it says when the file was written, which is
+            # at best the publication date and often later. Low confidence, and flagged.
+            article.published = raw.modified[:10]
+            article.published_source = "file_time"
+            article.published_confidence = "low"
+            article.add_warning(Warning_.DATE_FROM_FILE_TIME)
+    if not article.author:
+        article.add_warning(Warning_.NO_AUTHOR)
+    if not article.language:
+        article.language = detect_language(article.text)
+    if not article.language:
+        article.add_warning(Warning_.NO_LANGUAGE)
+
+
+def derive_title(text: str) -> str:
+    """A title from the text's first sentence, at most a dozen words, cut at a word boundary."""
+    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    words = first.split()
+    if len(words) <= TITLE_MAX_WORDS:
+        return first.rstrip(".")
+    return " ".join(words[:TITLE_MAX_WORDS]).rstrip(",;:") + "…"
+
+
+def detect_language(text: str) -> str:
+    import py3langid
+
+    lang, _score = py3langid.classify(text[:2000])
+    return str(lang)
+
+
+def _clean_text(text: str) -> str:
+    lines = (" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _clean_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _split_authors(value: str) -> list[str]:
+    parts = re.split(r";|\band\b|&|,(?=\s*[A-Z][a-z]+\s+[A-Z])", value)
+    return _unique(_clean_line(p) for p in parts)
+
+
+def _split_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = re.split(r"[;,]", value)
+    return _unique(_clean_line(str(v)) for v in value)
+
+
+def _unique(values: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for v in values:
+        if v and v.casefold() not in {s.casefold() for s in seen}:
+            seen[v] = None
+    return list(seen)
+
+
+def _is_http(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def extract_text(raw: RawInput) -> str:
+    """The clean text one input yields (``article-etl extract``)."""
+    return extract(raw, min_words=0).text

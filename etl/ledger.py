@@ -1,0 +1,201 @@
+"""The ledger: the recorded outcome of every input, per run, and the current state per input.
+
+It is what makes re-runs cheap and nothing lost: an input whose bytes hash the same as last
+time is ``unchanged`` before any parsing; an input is recorded only after its document reached
+the index, so a batch that fails leaves its inputs pending for the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from etl.record import InputOutcome, Outcome
+from etl.sqlite_util import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_runs (
+    run_id      TEXT PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    status      TEXT NOT NULL,            -- running, ok, failed
+    target      TEXT NOT NULL,            -- where it indexed (no credentials)
+    counts      TEXT NOT NULL DEFAULT '{}',
+    message     TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS ledger_outcomes (
+    run_id       TEXT NOT NULL REFERENCES ledger_runs(run_id),
+    source       TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    reason       TEXT NOT NULL DEFAULT '',
+    doc_id       TEXT,
+    duplicate_of TEXT,
+    recorded_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_outcomes_run ON ledger_outcomes(run_id);
+CREATE TABLE IF NOT EXISTS ledger_sources (
+    source       TEXT PRIMARY KEY,
+    raw_hash     TEXT,
+    content_hash TEXT,
+    doc_id       TEXT,
+    outcome      TEXT NOT NULL,
+    reason       TEXT NOT NULL DEFAULT '',
+    pipeline     TEXT NOT NULL DEFAULT '',
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_sources_content ON ledger_sources(content_hash);
+CREATE INDEX IF NOT EXISTS ledger_sources_doc ON ledger_sources(doc_id);
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    source: str
+    raw_hash: str | None
+    content_hash: str | None
+    doc_id: str | None
+    outcome: str
+    reason: str
+    pipeline: str
+
+
+class Ledger:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = connect(self.path)
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # --- runs ---------------------------------------------------------------------------------
+    def start_run(self, target: str) -> str:
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self._conn.execute(
+            "INSERT INTO ledger_runs(run_id, started_at, status, target) VALUES (?, ?, 'running', ?)",
+            (run_id, now_iso(), target),
+        )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, counts: dict[str, int], message: str = "") -> None:
+        self._conn.execute(
+            "UPDATE ledger_runs SET finished_at=?, status=?, counts=?, message=? WHERE run_id=?",
+            (now_iso(), status, json.dumps(counts), message, run_id),
+        )
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT * FROM ledger_runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [{**dict(r), "counts": json.loads(r["counts"])} for r in rows]
+
+    def run_outcomes(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT source, outcome, reason, doc_id, duplicate_of FROM ledger_outcomes "
+            "WHERE run_id=? ORDER BY rowid", (run_id,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    # --- per-source state ---------------------------------------------------------------------
+    def states(self, sources: Iterable[str]) -> dict[str, SourceState]:
+        keys = list(sources)
+        found: dict[str, SourceState] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rows = self._conn.execute(
+                "SELECT source, raw_hash, content_hash, doc_id, outcome, reason, pipeline "
+                f"FROM ledger_sources WHERE source IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            found.update({r["source"]: SourceState(**dict(r)) for r in rows})
+        return found
+
+    def raw_hashes(self) -> dict[str, str]:
+        """Source -> bytes hash of every input whose last outcome counts as done."""
+        rows = self._conn.execute(
+            "SELECT source, raw_hash FROM ledger_sources WHERE outcome IN (?, ?) AND raw_hash IS NOT NULL",
+            (Outcome.INDEXED.value, Outcome.DUPLICATE.value),
+        ).fetchall()
+        return {r["source"]: r["raw_hash"] for r in rows}
+
+    def holder_of_content(self, content_hash: str, other_than: str) -> tuple[str, str] | None:
+        """(doc id, source) of an indexed document with this content from another input."""
+        row = self._conn.execute(
+            "SELECT doc_id, source FROM ledger_sources WHERE content_hash=? AND outcome=? "
+            "AND source != ? ORDER BY updated_at LIMIT 1",
+            (content_hash, Outcome.INDEXED.value, other_than),
+        ).fetchone()
+        return (row["doc_id"], row["source"]) if row else None
+
+    def sources_of_doc(self, doc_id: str) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT source FROM ledger_sources WHERE doc_id=? AND outcome=?",
+            (doc_id, Outcome.INDEXED.value),
+        ).fetchall()
+        return [r["source"] for r in rows]
+
+    def record(
+        self,
+        run_id: str,
+        outcomes: Sequence[InputOutcome],
+        hashes: dict[str, tuple[str | None, str | None]],
+        pipeline: str,
+    ) -> None:
+        """Record outcomes in one transaction. ``hashes``: source -> (raw hash, content hash).
+
+        An ``unchanged`` outcome keeps the source's state as it was."""
+        stamp = now_iso()
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT INTO ledger_outcomes(run_id, source, outcome, reason, doc_id, duplicate_of, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, o.source, o.outcome.value, o.reason, o.doc_id, o.duplicate_of, stamp)
+                 for o in outcomes],
+            )
+            self._conn.executemany(
+                "INSERT INTO ledger_sources(source, raw_hash, content_hash, doc_id, outcome, reason, "
+                "pipeline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(source) DO UPDATE SET raw_hash=excluded.raw_hash, "
+                "content_hash=excluded.content_hash, doc_id=excluded.doc_id, "
+                "outcome=excluded.outcome, reason=excluded.reason, pipeline=excluded.pipeline, "
+                "updated_at=excluded.updated_at",
+                [(o.source, *hashes.get(o.source, (None, None)), o.doc_id, o.outcome.value,
+                  o.reason, pipeline, stamp)
+                 for o in outcomes if o.outcome is not Outcome.UNCHANGED],
+            )
+
+    def counts_by_outcome(self) -> dict[str, int]:
+        rows = self._conn.execute(
+            "SELECT outcome, COUNT(*) AS n FROM ledger_sources GROUP BY outcome"
+        ).fetchall()
+        return {r["outcome"]: r["n"] for r in rows}
+
+    def rejections(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT source, reason, updated_at FROM ledger_sources WHERE outcome=? "
+            "ORDER BY updated_at DESC LIMIT ?", (Outcome.REJECTED.value, limit)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn)
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,250 @@
+"""Trigger parameters of the DAGs and the small, pure checks behind them.
+
+The DAG files build their ``params`` from here so that the trigger form (titles, descriptions,
+limits) is defined once, and so that the checks can be unit-tested without Airflow. Airflow
+validates a trigger's conf against these JSON schemas before it creates the run; what a schema
+cannot express (does this path exist? unknown keys?) is checked by the first task of each DAG
+with ``problems_*`` below.
+
+Nothing heavy is imported here: DAG files import this module at parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from airflow.sdk import Asset, Param
+
+# The logical dataset both ingest DAGs update and downstream DAGs can be scheduled on. One
+# asset whichever backend is behind it: consumers care that "the article index changed".
+INDEX_ASSET_URI = "article-etl://index"
+INDEX_ASSET_NAME = "article_index"
+
+DEFAULT_INBOX = "/opt/airflow/inbox"  # the mounted ./inbox of docker-compose.yml
+DEFAULT_SCHEDULE = "*/15 * * * *"
+DEFAULT_BATCH_SIZE = 25
+MIN_BATCH_SIZE = 1
+MAX_BATCH_SIZE = 1000
+# Airflow refuses to expand a mapped task into more than [core] max_map_length (1024) task
+# instances; we stay well under it by growing the batch size when there are many inputs.
+MAX_BATCHES = 256
+# Files modified more recently than this are left for the next run: a file still being copied
+# into the inbox would otherwise be ingested half-written.
+DEFAULT_SETTLE_SECONDS = 10
+
+_SECTION_INPUTS = "What to ingest"
+_SECTION_TARGET = "Where and how"
+
+FILE_PARAM_KEYS = ("paths", "index", "reprocess", "dry_run", "batch_size")
+URL_PARAM_KEYS = ("urls", "url_list", "feeds", "sitemaps", "index", "reprocess", "dry_run",
+                  "batch_size")
+REINDEX_PARAM_KEYS = ("index",)
+
+_HTTP_URL_PATTERN = r"^https?://[^\s/]+"
+
+
+def env_schedule(name: str, default: str | None) -> str | None:
+    """A DAG schedule from an environment variable: a cron expression or preset (``@hourly``);
+    ``none``/``manual`` (or empty) for manual-only runs; unset means ``default``.
+
+    Read from the environment, not an Airflow Variable, because DAG files are parsed every few
+    seconds and a Variable lookup at parse time is a metadata-DB round trip each time."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip()
+    if raw.lower() in {"", "none", "manual", "null"}:
+        return None
+    return raw
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def inbox_dir() -> str:
+    return os.environ.get("ARTICLE_ETL_INBOX") or DEFAULT_INBOX
+
+
+def index_asset() -> Asset:
+    from airflow.sdk import Asset
+
+    return Asset(INDEX_ASSET_URI, name=INDEX_ASSET_NAME)
+
+
+def _index_param() -> Param:
+    from airflow.sdk import Param
+
+    return Param(
+        "",
+        type="string",
+        title="Index",
+        description=(
+            "Leave empty for the configured index (the Airflow connection elasticsearch_default "
+            "when defined, else ARTICLE_ETL_INDEX). A file path selects an embedded SQLite "
+            "index, an http(s) URL an Elasticsearch cluster."
+        ),
+        section=_SECTION_TARGET,
+    )
+
+
+def _common_run_params() -> dict[str, Param]:
+    from airflow.sdk import Param
+
+    return {
+        "index": _index_param(),
+        "reprocess": Param(
+            False,
+            type="boolean",
+            title="Reprocess",
+            description="Process inputs again even when the ledger says they are unchanged.",
+            section=_SECTION_TARGET,
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Extract and enrich but write nothing to the index or the ledger.",
+            section=_SECTION_TARGET,
+        ),
+        "batch_size": Param(
+            DEFAULT_BATCH_SIZE,
+            type="integer",
+            minimum=MIN_BATCH_SIZE,
+            maximum=MAX_BATCH_SIZE,
+            title="Batch size",
+            description=(
+                f"Inputs per parallel task ({MIN_BATCH_SIZE}-{MAX_BATCH_SIZE}). Each batch is "
+                "one mapped task instance with its own retries."
+            ),
+            section=_SECTION_TARGET,
+        ),
+    }
+
+
+def file_params() -> dict[str, Param]:
+    from airflow.sdk import Param
+
+    return {
+        "paths": Param(
+            [],
+            type="array",
+            items={"type": "string", "minLength": 1},
+            title="Files or folders",
+            description=(
+                "Article files or folders to ingest, one per line (absolute, or relative to the "
+                "worker's working directory). Empty: new and changed files in the inbox "
+                "(ARTICLE_ETL_INBOX)."
+            ),
+            section=_SECTION_INPUTS,
+        ),
+        **_common_run_params(),
+    }
+
+
+def url_params() -> dict[str, Param]:
+    from airflow.sdk import Param
+
+    url_items = {"type": "string", "pattern": _HTTP_URL_PATTERN}
+    return {
+        "urls": Param(
+            [],
+            type="array",
+            items=url_items,
+            title="URLs",
+            description="Article URLs to fetch, one per line (http:// or https://).",
+            section=_SECTION_INPUTS,
+        ),
+        "url_list": Param(
+            os.environ.get("ARTICLE_ETL_URL_LIST", ""),
+            type="string",
+            title="URL list file",
+            description=(
+                "A text file on the worker with one URL per line (# starts a comment). "
+                "Default: ARTICLE_ETL_URL_LIST. Empty: no list file."
+            ),
+            section=_SECTION_INPUTS,
+        ),
+        "feeds": Param(
+            _env_list("ARTICLE_ETL_FEEDS"),
+            type="array",
+            items=url_items,
+            title="RSS/Atom feeds",
+            description="Feed URLs whose entries are fetched (default: ARTICLE_ETL_FEEDS).",
+            section=_SECTION_INPUTS,
+        ),
+        "sitemaps": Param(
+            _env_list("ARTICLE_ETL_SITEMAPS"),
+            type="array",
+            items=url_items,
+            title="Sitemaps",
+            description="Sitemap URLs whose pages are fetched (default: ARTICLE_ETL_SITEMAPS).",
+            section=_SECTION_INPUTS,
+        ),
+        **_common_run_params(),
+    }
+
+
+def reindex_params() -> dict[str, Param]:
+    return {"index": _index_param()}
+
+
+def _env_list(name: str) -> list[str]:
+    """Comma- or whitespace-separated values of an environment variable."""
+    return (os.environ.get(name) or "").replace(",", " ").split()
+
+
+# --- checks a JSON schema cannot express -------------------------------------------------------
+
+
+def unknown_keys(conf: Mapping[str, Any] | None, known: Iterable[str]) -> list[str]:
+    """Keys of a trigger's conf that are no parameter of the DAG.
+
+    Airflow accepts unknown keys silently, so a typo (``path`` for ``paths``) would run the
+    DAG with the defaults; we refuse it instead."""
+    allowed = set(known)
+    return sorted(k for k in (conf or {}) if k not in allowed)
+
+
+def missing_paths(paths: Sequence[str]) -> list[str]:
+    return [p for p in paths if not Path(p).expanduser().exists()]
+
+
+def is_http_url(value: str) -> bool:
+    parts = urlsplit(value.strip())
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
+
+
+def bad_urls(urls: Sequence[str]) -> list[str]:
+    return [u for u in urls if not is_http_url(u)]
+
+
+def read_url_list(path: str) -> list[str]:
+    """URLs of a list file: one a line; blank lines and lines starting with ``#`` are ignored
+    (only whole-line comments: a ``#`` inside a URL is its fragment)."""
+    lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+    return [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
+
+
+def split_batches(items: Sequence[str], size: int, max_batches: int = MAX_BATCHES) -> list[list[str]]:
+    """Consecutive batches of ``size`` items; fewer, larger batches when there would be more
+    than ``max_batches`` (Airflow caps how many task instances one mapped task may have)."""
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, got {size}")
+    if not items:
+        return []
+    count = -(-len(items) // size)
+    if count > max_batches:
+        size = -(-len(items) // max_batches)
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]

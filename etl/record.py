@@ -1,0 +1,207 @@
+"""The typed article record that flows through every stage, and the outcomes of inputs.
+
+extract -> ``Article`` with text and metadata; enrich -> the same record with entities and
+dates; index -> ``Article.to_document()``, whose keys are exactly the fields of
+``mappings/fields.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from etl.dates import DateMention
+
+PIPELINE_VERSION = "1"
+
+
+class Outcome(StrEnum):
+    """The one final outcome of every input of a run."""
+
+    INDEXED = "indexed"
+    UNCHANGED = "unchanged"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class Warning_(StrEnum):
+    """Extraction warnings: weak extractions stay visible and countable (facet ``warning``)."""
+
+    NO_TITLE = "no_title"
+    TITLE_DERIVED = "title_derived"
+    NO_DATE = "no_date"
+    DATE_FROM_FILE_TIME = "date_from_file_time"
+    SHORT_TEXT = "short_text"
+    NO_AUTHOR = "no_author"
+    NO_LANGUAGE = "no_language"
+    LANGUAGE_NOT_SUPPORTED_BY_NER = "language_not_supported_by_ner"
+    ENCODING_GUESSED = "encoding_guessed"
+
+
+@dataclass(slots=True)
+class Entity:
+    name: str
+    type: str  # person, organization, location, group, event, product, work, law
+    count: int
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Article:
+    id: str
+    source: str
+    source_kind: str  # file, jsonl, url
+    raw_hash: str
+    text: str
+    content_hash: str
+    title: str = ""
+    title_derived: bool = False
+    description: str = ""
+    url: str = ""
+    canonical_url: str = ""
+    site: str = ""
+    host: str = ""
+    author: list[str] = field(default_factory=list)
+    category: list[str] = field(default_factory=list)
+    tag: list[str] = field(default_factory=list)
+    language: str = ""
+    published: str | None = None
+    published_source: str | None = None  # structured_data, meta, url, text, file_time
+    published_confidence: str | None = None  # high, medium, low
+    file_modified: str | None = None
+    entities: list[Entity] = field(default_factory=list)
+    date_mentions: list[DateMention] = field(default_factory=list)
+    warning: list[str] = field(default_factory=list)
+    model: str = ""
+    pipeline_version: str = PIPELINE_VERSION
+    processed_at: str = ""
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+    @property
+    def reading_time_minutes(self) -> float:
+        # 230 words a minute: the usual adult silent-reading rate for non-fiction.
+        return round(self.word_count / 230, 1)
+
+    def add_warning(self, warning: Warning_) -> None:
+        if warning.value not in self.warning:
+            self.warning.append(warning.value)
+
+    def entity_names(self, entity_type: str) -> list[str]:
+        return [e.name for e in self.entities if e.type == entity_type]
+
+    def to_document(self) -> dict[str, Any]:
+        """The indexed document: keys are exactly the fields of mappings/fields.json."""
+        from etl.schema import load_schema
+
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "title_derived": self.title_derived,
+            "description": self.description,
+            "text": self.text,
+            "source": self.source,
+            "source_kind": self.source_kind,
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "site": self.site,
+            "host": self.host,
+            "author": list(self.author),
+            "category": list(self.category),
+            "tag": list(self.tag),
+            "language": self.language,
+            "published": self.published,
+            "published_source": self.published_source,
+            "published_confidence": self.published_confidence,
+            "entities": [asdict(e) for e in self.entities],
+            "date_mentions": [asdict(m) for m in self.date_mentions],
+            "mentioned_year": sorted(
+                {int(m.value[:4]) for m in self.date_mentions if m.resolved and _is_year(m.value)}
+            ),
+            "warning": list(self.warning),
+            "word_count": self.word_count,
+            "reading_time_minutes": self.reading_time_minutes,
+            "content_hash": self.content_hash,
+            "raw_hash": self.raw_hash,
+            "pipeline_version": self.pipeline_version,
+            "model": self.model,
+            "file_modified": self.file_modified,
+            "processed_at": self.processed_at,
+        }
+        for entity_type, field_name in load_schema().entity_fields.items():
+            doc[field_name] = self.entity_names(entity_type)
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Article:
+        """Rebuild the record from an indexed document (``show``, reindexing)."""
+        return cls(
+            id=doc["id"],
+            source=doc["source"],
+            source_kind=doc["source_kind"],
+            raw_hash=doc["raw_hash"],
+            text=doc["text"],
+            content_hash=doc["content_hash"],
+            title=doc.get("title", ""),
+            title_derived=bool(doc.get("title_derived", False)),
+            description=doc.get("description", ""),
+            url=doc.get("url", ""),
+            canonical_url=doc.get("canonical_url", ""),
+            site=doc.get("site", ""),
+            host=doc.get("host", ""),
+            author=list(doc.get("author", [])),
+            category=list(doc.get("category", [])),
+            tag=list(doc.get("tag", [])),
+            language=doc.get("language", ""),
+            published=doc.get("published"),
+            published_source=doc.get("published_source"),
+            published_confidence=doc.get("published_confidence"),
+            file_modified=doc.get("file_modified"),
+            entities=[Entity(**e) for e in doc.get("entities", [])],
+            date_mentions=[DateMention(**m) for m in doc.get("date_mentions", [])],
+            warning=list(doc.get("warning", [])),
+            model=doc.get("model", ""),
+            pipeline_version=doc.get("pipeline_version", PIPELINE_VERSION),
+            processed_at=doc.get("processed_at", ""),
+        )
+
+
+def _is_year(value: str | None) -> bool:
+    return bool(value) and bool(re.match(r"^\d{4}", value or ""))
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_fingerprint(text: str) -> str:
+    """Hash of the text with whitespace and case folded: the same article, the same hash."""
+    return sha256_hex(" ".join(text.split()).casefold().encode("utf-8"))
+
+
+def make_id(canonical_url: str, content_hash: str) -> str:
+    """Stable id: from the canonical URL when known, else from the content."""
+    basis = f"url:{canonical_url}" if canonical_url else f"content:{content_hash}"
+    return sha256_hex(basis.encode("utf-8"))[:20]
+
+
+@dataclass(slots=True)
+class InputOutcome:
+    """What happened to one input in one run."""
+
+    source: str
+    outcome: Outcome
+    reason: str = ""
+    doc_id: str | None = None
+    duplicate_of: str | None = None
+    title: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["outcome"] = self.outcome.value
+        return d

@@ -1,0 +1,184 @@
+"""Inputs: finding article files and reading them into ``RawInput``s.
+
+A ``RawInput`` is one input with its bytes (or the reason it cannot be read). Files come from
+here; URLs come from ``etl.fetch``. The pipeline treats both alike.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from etl.record import sha256_hex
+
+# Suffixes the pipeline reads. Anything else found while walking a directory is skipped
+# (not an input); a file named explicitly on the command line is read whatever its suffix.
+ARTICLE_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".txt", ".md", ".markdown",
+                    ".jsonl", ".ndjson")
+MAX_GUNZIPPED_FACTOR = 50  # a .gz that inflates more than this is refused (gzip bomb)
+
+
+@dataclass(slots=True)
+class RawInput:
+    """One input: a file, one JSON Lines record, or one fetched URL."""
+
+    key: str  # what the ledger knows it by: absolute path, path#line, or URL
+    kind: str  # file, jsonl, url
+    data: bytes = b""
+    media_type: str = ""  # html, text, markdown (empty: guess from key and content)
+    url: str = ""  # the page's URL when known (fetched page, JSON Lines record)
+    modified: str | None = None  # file modification time, ISO 8601
+    rejection: str | None = None  # set when the input cannot be read; it is then rejected
+    not_modified: bool = False  # fetch: the server answered 304; the input is unchanged
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def raw_hash(self) -> str:
+        return sha256_hex(self.data)
+
+
+def _matches(path: Path, patterns: Sequence[str]) -> bool:
+    text = path.as_posix()
+    return any(fnmatch.fnmatch(text, p) or fnmatch.fnmatch(path.name, p) for p in patterns)
+
+
+def is_article_file(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(ARTICLE_SUFFIXES)
+
+
+def discover(
+    paths: Iterable[str | Path],
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> list[Path]:
+    """Files named, and article files found recursively in directories, sorted, without repeats.
+
+    ``include``/``exclude`` are glob patterns matched against the path or the file name."""
+    found: dict[Path, None] = {}
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            candidates: Iterable[Path] = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and is_article_file(p)
+            )
+        else:
+            candidates = [path]
+        for p in candidates:
+            if include and not _matches(p, include):
+                continue
+            if exclude and _matches(p, exclude):
+                continue
+            found[p.resolve() if p.exists() else p.absolute()] = None
+    return list(found)
+
+
+def _iso_mtime(stat: os.stat_result) -> str:
+    return datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(timespec="seconds")
+
+
+def media_type_for(name: str) -> str:
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        lower = lower[:-3]
+    if lower.endswith((".txt", ".text")):
+        return "text"
+    if lower.endswith((".md", ".markdown")):
+        return "markdown"
+    if lower.endswith((".html", ".htm", ".xhtml")):
+        return "html"
+    return ""
+
+
+def read_file(path: Path, max_bytes: int) -> Iterator[RawInput]:
+    """The inputs one file holds: itself, or one per record for JSON Lines."""
+    key = str(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        yield RawInput(key=key, kind="file", rejection=f"cannot read file: {exc.strerror or exc}")
+        return
+    modified = _iso_mtime(stat)
+    if not path.is_file():
+        yield RawInput(key=key, kind="file", rejection="not a regular file")
+        return
+    if stat.st_size == 0:
+        yield RawInput(key=key, kind="file", modified=modified, rejection="empty file")
+        return
+    if stat.st_size > max_bytes:
+        yield RawInput(key=key, kind="file", modified=modified,
+                       rejection=f"file too large: {stat.st_size:,} bytes > limit {max_bytes:,} "
+                                 "(ARTICLE_ETL_MAX_INPUT_BYTES)")
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield RawInput(key=key, kind="file", modified=modified,
+                       rejection=f"cannot read file: {exc.strerror or exc}")
+        return
+    if path.name.lower().endswith(".gz"):
+        try:
+            data = _gunzip(data, max_bytes)
+        except ValueError as exc:
+            yield RawInput(key=key, kind="file", modified=modified, rejection=str(exc))
+            return
+    if path.name.lower().endswith((".jsonl", ".ndjson")):
+        yield from _jsonl_records(key, data, modified)
+        return
+    yield RawInput(key=key, kind="file", data=data, media_type=media_type_for(path.name),
+                   modified=modified)
+
+
+def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    limit = min(max_bytes, len(data) * MAX_GUNZIPPED_FACTOR)
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+            out = gz.read(limit + 1)
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"not a valid gzip file: {exc}") from None
+    if len(out) > limit:
+        raise ValueError(f"gzip data inflates beyond {limit:,} bytes (possible gzip bomb)")
+    return out
+
+
+def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
+    """JSON Lines of ``{"url": ..., "html": ...}`` or ``{"url": ..., "text": ...}``."""
+    for lineno, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        rec_key = f"{key}#L{lineno}"
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield RawInput(key=rec_key, kind="jsonl", rejection=f"invalid JSON on line {lineno}: {exc}")
+            continue
+        if not isinstance(record, dict):
+            yield RawInput(key=rec_key, kind="jsonl", rejection="JSON Lines record is not an object")
+            continue
+        url = record.get("url") if isinstance(record.get("url"), str) else ""
+        html, text = record.get("html"), record.get("text")
+        if isinstance(html, str) and html.strip():
+            body, media_type = html, "html"
+        elif isinstance(text, str) and text.strip():
+            body, media_type = text, "text"
+        else:
+            yield RawInput(key=rec_key, kind="jsonl", url=url or "",
+                           rejection='record has neither "html" nor "text"')
+            continue
+        yield RawInput(key=rec_key, kind="jsonl",
+                       data=body.encode("utf-8"), media_type=media_type, url=url or "",
+                       modified=modified)
+
+
+def read_inputs(paths: Iterable[Path], max_bytes: int) -> Iterator[RawInput]:
+    for path in paths:
+        yield from read_file(path, max_bytes)

@@ -1,0 +1,333 @@
+"""What the Airflow tasks do. Each task in ``dags/`` is one call into this module.
+
+Why here and not in the DAG files: the scheduler's DAG processor parses DAG files every few
+seconds, so they must import nothing heavy. Everything expensive (spaCy, trafilatura, the
+Elasticsearch client, the pipeline itself, even Airflow's exception classes) is imported inside
+the functions below, i.e. only on the worker that runs the task. Everything returned from here
+goes to XCom, so it is small and JSON-able: plans, file lists and ``RunReport.summary()``
+counts, never article text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+from etl import params as p
+from etl.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A plan is what the first task decided from the trigger's params: validated, with absolute
+# paths, so that every later task (maybe on another worker) sees the same inputs.
+Plan = dict[str, Any]
+# A batch is the work of one mapped task instance: inputs (paths or URLs), feeds, sitemaps.
+Batch = dict[str, list[str]]
+
+OUTCOME_KEYS = ("indexed", "unchanged", "duplicate", "rejected")
+
+
+def fail(message: str) -> NoReturn:
+    """Fail the task without retries: retrying cannot fix bad input or configuration."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(message)
+
+
+def skip(message: str) -> NoReturn:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    raise AirflowSkipException(message)
+
+
+def settings_for(index: str = "") -> Settings:
+    """Settings for a task: environment, then the Airflow connection ``elasticsearch_default``
+    when defined (the production index), then the trigger's ``index`` param when given."""
+    from etl.airflow_connection import settings_from_airflow
+
+    settings = settings_from_airflow(Settings.from_env())
+    if index.strip():
+        settings = settings.with_overrides(index=index.strip())
+    return settings
+
+
+def describe_index(settings: Settings) -> str:
+    """The index for log lines, without any credentials a URL may carry."""
+    if not settings.uses_elasticsearch:
+        return f"embedded index {Path(settings.index).resolve()}"
+    parts = urlsplit(settings.index)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return f"Elasticsearch {urlunsplit((parts.scheme, netloc, parts.path, '', ''))}"
+
+
+def _common_plan(params: Mapping[str, Any], problems: list[str]) -> Plan:
+    batch_size = params.get("batch_size", p.DEFAULT_BATCH_SIZE)
+    # The schema already enforces this at trigger time; checked again because scheduled runs
+    # and `airflow dags test` conf reach the task through the same code path.
+    if not isinstance(batch_size, int) or not p.MIN_BATCH_SIZE <= batch_size <= p.MAX_BATCH_SIZE:
+        problems.append(
+            f"batch_size must be a whole number from {p.MIN_BATCH_SIZE} to {p.MAX_BATCH_SIZE}, "
+            f"got {batch_size!r}"
+        )
+    return {
+        "index": str(params.get("index") or ""),
+        "reprocess": bool(params.get("reprocess", False)),
+        "dry_run": bool(params.get("dry_run", False)),
+        "batch_size": batch_size,
+    }
+
+
+def _refuse(dag_id: str, problems: Sequence[str]) -> NoReturn:
+    fail(f"{dag_id}: invalid parameters:\n" + "\n".join(f"  - {x}" for x in problems))
+
+
+def plan_file_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = None) -> Plan:
+    """Check the ``ingest_files`` params; the plan names absolute paths that exist."""
+    problems: list[str] = []
+    if unknown := p.unknown_keys(conf, p.FILE_PARAM_KEYS):
+        problems.append(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
+            f"expected: {', '.join(p.FILE_PARAM_KEYS)}"
+        )
+    paths = [str(x) for x in params.get("paths") or []]
+    inbox = not paths
+    if inbox:
+        paths = [p.inbox_dir()]
+        if p.missing_paths(paths):
+            problems.append(
+                f"the inbox folder {paths[0]} does not exist: create or mount it, or set "
+                "ARTICLE_ETL_INBOX"
+            )
+    elif missing := p.missing_paths(paths):
+        problems.append(
+            f"{len(missing)} path(s) do not exist on the worker (cwd {Path.cwd()}): "
+            + ", ".join(missing)
+        )
+    plan = _common_plan(params, problems)
+    if problems:
+        _refuse("ingest_files", problems)
+    plan["paths"] = [str(Path(x).expanduser().resolve()) for x in paths]
+    plan["inbox"] = inbox
+    return plan
+
+
+def _settled(files: Sequence[str], seconds: int) -> tuple[list[str], list[str]]:
+    """Split files into (ready, still being written): modified within ``seconds``."""
+    if seconds <= 0:
+        return list(files), []
+    cutoff = time.time() - seconds
+    ready: list[str] = []
+    waiting: list[str] = []
+    for f in files:
+        try:
+            (ready if Path(f).stat().st_mtime <= cutoff else waiting).append(f)
+        except OSError:
+            ready.append(f)  # gone or unreadable: the pipeline records the rejection
+    return ready, waiting
+
+
+def file_batches(plan: Plan) -> list[Batch]:
+    """New and changed files under the plan's paths (all files with ``reprocess``), in batches.
+
+    Cheap: the ledger compares content hashes, nothing is parsed. An empty list makes the
+    mapped ingest task expand to nothing, so a quiet inbox costs a few seconds per run."""
+    from etl.pipeline import changed_files
+
+    settings = settings_for(plan["index"])
+    where = ", ".join(plan["paths"])
+    if plan["reprocess"]:
+        from etl.sources import discover
+
+        files = [str(f) for f in discover(plan["paths"], settings.include, settings.exclude)]
+    else:
+        files = list(changed_files(plan["paths"], settings))
+    if plan.get("inbox"):
+        settle = p.env_int("ARTICLE_ETL_INBOX_SETTLE_SECONDS", p.DEFAULT_SETTLE_SECONDS)
+        files, waiting = _settled(files, settle)
+        if waiting:
+            log.info("%d file(s) modified in the last %d s are left for the next run: %s",
+                     len(waiting), settle, ", ".join(waiting[:10]))
+    if not files:
+        log.info("nothing new in %s", where)
+        return []
+    batches = p.split_batches(files, plan["batch_size"])
+    log.info("%d new or changed file(s) in %s -> %d batch(es) of up to %d, into %s",
+             len(files), where, len(batches), len(batches[0]), describe_index(settings))
+    return [{"inputs": b} for b in batches]
+
+
+def plan_url_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = None) -> Plan:
+    """Check the ``ingest_urls`` params; the plan holds the URLs (list file already read)."""
+    problems: list[str] = []
+    if unknown := p.unknown_keys(conf, p.URL_PARAM_KEYS):
+        problems.append(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
+            f"expected: {', '.join(p.URL_PARAM_KEYS)}"
+        )
+    urls = [str(u).strip() for u in params.get("urls") or []]
+    feeds = [str(u).strip() for u in params.get("feeds") or []]
+    sitemaps = [str(u).strip() for u in params.get("sitemaps") or []]
+    for name, values in (("urls", urls), ("feeds", feeds), ("sitemaps", sitemaps)):
+        if bad := p.bad_urls(values):
+            problems.append(f"{name}: not http(s) URLs: " + ", ".join(map(repr, bad[:10])))
+    url_list = str(params.get("url_list") or "").strip()
+    if url_list:
+        try:
+            listed = p.read_url_list(url_list)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"cannot read the URL list {url_list}: {exc}")
+        else:
+            if bad := p.bad_urls(listed):
+                problems.append(f"{url_list} has {len(bad)} line(s) that are not http(s) URLs: "
+                                + ", ".join(map(repr, bad[:10])))
+            urls += listed
+    if not (urls or feeds or sitemaps) and not problems:
+        problems.append("nothing to ingest: give urls, url_list, feeds or sitemaps "
+                        "(or set ARTICLE_ETL_URL_LIST, ARTICLE_ETL_FEEDS, ARTICLE_ETL_SITEMAPS)")
+    plan = _common_plan(params, problems)
+    if problems:
+        _refuse("ingest_urls", problems)
+    plan["urls"] = list(dict.fromkeys(urls))  # without repeats, in order
+    plan["feeds"] = list(dict.fromkeys(feeds))
+    plan["sitemaps"] = list(dict.fromkeys(sitemaps))
+    return plan
+
+
+def url_batches(plan: Plan) -> list[Batch]:
+    """URL batches of ``batch_size``, and feeds and sitemaps in batches of their own: each
+    expands to many pages only when fetched, so one per task spreads that work out."""
+    batches: list[Batch] = [{"inputs": b} for b in p.split_batches(plan["urls"], plan["batch_size"])]
+    # Feeds/sitemaps get what is left of Airflow's cap on mapped task instances.
+    room = max(1, p.MAX_BATCHES - len(batches))
+    for key in ("feeds", "sitemaps"):
+        batches += [{key: b} for b in p.split_batches(plan[key], 1, room)]
+    log.info("%d URL(s), %d feed(s), %d sitemap(s) -> %d batch(es)",
+             len(plan["urls"]), len(plan["feeds"]), len(plan["sitemaps"]), len(batches))
+    return batches
+
+
+def batch_label(batch: Batch) -> str:
+    """How a mapped task instance is named in the Airflow UI (``map_index_template``)."""
+    parts = []
+    if inputs := batch.get("inputs"):
+        first = inputs[0].rstrip("/").rsplit("/", 1)[-1]
+        parts.append(f"{len(inputs)} input(s) from {first}")
+    if feeds := batch.get("feeds"):
+        parts.append(f"feed {feeds[0]}" if len(feeds) == 1 else f"{len(feeds)} feeds")
+    if sitemaps := batch.get("sitemaps"):
+        parts.append(f"sitemap {sitemaps[0]}" if len(sitemaps) == 1 else f"{len(sitemaps)} sitemaps")
+    return "; ".join(parts) or "empty batch"
+
+
+def _jsonable(value: Any) -> Any:
+    # XCom needs JSON; a stray datetime or Path in a summary must not fail the task.
+    return json.loads(json.dumps(value, default=str))
+
+
+def ingest_batch(batch: Batch, plan: Plan) -> dict[str, Any]:
+    """Extract, enrich and index one batch; the batch's outcome counts go to XCom.
+
+    ``TransientIndexError`` (index unreachable) propagates so that Airflow retries the task
+    with backoff; the inputs stay pending in the ledger. A missing or misconfigured index
+    cannot be fixed by retrying, so it fails the task at once with the way out."""
+    from etl.backends.base import IndexSetupError
+    from etl.pipeline import ingest
+
+    settings = settings_for(plan["index"])
+    inputs = batch.get("inputs", [])
+    log.info("ingesting %s into %s%s", batch_label(batch), describe_index(settings),
+             " (dry run: nothing is written)" if plan["dry_run"] else "")
+    started = time.monotonic()
+    try:
+        report = ingest(inputs, settings, reprocess=plan["reprocess"], dry_run=plan["dry_run"],
+                        feeds=batch.get("feeds", ()), sitemaps=batch.get("sitemaps", ()))
+    except IndexSetupError as exc:
+        fail(f"the index is not ready: {exc} (run `article-etl es setup`)")
+    log.info("outcomes of run %s (%.1f s):\n%s", report.run_id, time.monotonic() - started,
+             report.table())
+    summary: dict[str, Any] = _jsonable(report.summary())
+    return summary
+
+
+def outcome_table(summaries: Sequence[Mapping[str, Any]], totals: Mapping[str, int]) -> str:
+    """A plain-text table: one row per batch and a total row."""
+    header = ["batch", "run", "status", *OUTCOME_KEYS]
+    rows = [
+        [str(i), str(s.get("run_id", "")), str(s.get("status", "")),
+         *(str(s.get("counts", {}).get(k, 0)) for k in OUTCOME_KEYS)]
+        for i, s in enumerate(summaries, start=1)
+    ]
+    rows.append(["total", "", "", *(str(totals[k]) for k in OUTCOME_KEYS)])
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])])
+
+
+def summarize(summaries: Iterable[Mapping[str, Any]] | None, plan: Plan) -> dict[str, Any]:
+    """Sum the batches' counts and log the run's outcome table. Returns the totals."""
+    batches = list(summaries or [])
+    totals = {k: 0 for k in OUTCOME_KEYS}
+    for s in batches:
+        for key, n in (s.get("counts") or {}).items():
+            totals[key] = totals.get(key, 0) + int(n)
+    if not batches:
+        log.info("nothing to do: no new or changed inputs")
+    else:
+        log.info("outcomes of %d batch(es)%s:\n%s", len(batches),
+                 " (dry run)" if plan.get("dry_run") else "", outcome_table(batches, totals))
+    return {
+        "batches": len(batches),
+        "counts": totals,
+        "statuses": sorted({str(s.get("status", "")) for s in batches}),
+        "run_ids": [str(s.get("run_id", "")) for s in batches],
+        "dry_run": bool(plan.get("dry_run")),
+    }
+
+
+def announce_index_update(totals: Mapping[str, Any], outlet_events: Any, asset: Any) -> None:
+    """Emit the index asset event only when documents were indexed.
+
+    An Airflow task with ``outlets`` records an asset event whenever it succeeds, so "nothing
+    changed" is expressed by skipping the task: DAGs scheduled on the index then do not run
+    for a quiet inbox."""
+    indexed = int(totals.get("counts", {}).get("indexed", 0))
+    if totals.get("dry_run") or indexed == 0:
+        skip("no documents were indexed: no index update event")
+    outlet_events[asset].extra = {"indexed": indexed, "runs": list(totals.get("run_ids", []))[:50]}
+    log.info("index updated: %d document(s) indexed", indexed)
+
+
+def reindex(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Rebuild the Elasticsearch index from its documents (``etl.es_admin.reindex``)."""
+    settings = settings_for(str(params.get("index") or ""))
+    if not settings.uses_elasticsearch:
+        fail(
+            "reindex_articles works on Elasticsearch only, and the index here is the "
+            f"{describe_index(settings)}. Define the Airflow connection elasticsearch_default "
+            "(or trigger with index=https://...). To rebuild the embedded index, trigger "
+            "ingest_files with reprocess=true instead."
+        )
+    from etl.es_admin import reindex as es_reindex
+
+    log.info("reindexing %s", describe_index(settings))
+    result: dict[str, Any] = _jsonable(es_reindex(settings))
+    log.info("reindex done: %s", json.dumps(result, sort_keys=True))
+    return result
+
+
+def max_parallel_batches() -> int:
+    """How many batches of one run may run at once (``ARTICLE_ETL_MAX_PARALLEL_BATCHES``):
+    bounds the load on the index and, for URLs, on the sites fetched."""
+    return max(1, p.env_int("ARTICLE_ETL_MAX_PARALLEL_BATCHES", 4))
+
