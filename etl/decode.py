@@ -39,6 +39,16 @@ def _looks_binary(head: bytes) -> bool:
     return controls > max(8, len(head) // 100)
 
 
+def _western(data: bytes) -> bool:
+    """Latin-script text in a legacy 8-bit encoding has few non-ASCII bytes (accents in mostly
+    ASCII words); Cyrillic or Greek text has mostly non-ASCII letters. Detectors guess badly
+    on short Western texts (cp1250, cp775...), so those go to cp1252, by far the most common."""
+    sample = data[:65536]
+    high = sum(1 for b in sample if b >= 0x80)
+    letters = sum(1 for b in sample if (65 <= b <= 90) or (97 <= b <= 122)) + high
+    return high > 0 and high / max(1, letters) < 0.3
+
+
 def decode(data: bytes, *, html: bool = False) -> Decoded:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
@@ -62,13 +72,13 @@ def decode(data: bytes, *, html: bool = False) -> Decoded:
         return Decoded(data.decode("utf-8"), "utf-8", False)
     except UnicodeDecodeError:
         pass
-    matches = list(from_bytes(data[:65536]))
-    if matches:
-        least_chaos = min(m.chaos for m in matches)
-        tied = [m.encoding for m in matches if m.chaos <= least_chaos]
-        # Short Western texts fit several code pages equally well; cp1252 is by far the most
-        # common of them, so it wins ties (charset-normalizer alone picks e.g. cp1250).
-        encoding = "cp1252" if "cp1252" in tied else tied[0]
-        return Decoded(data.decode(encoding, errors="replace"), encoding, True)
+    if _western(data):
+        try:
+            return Decoded(data.decode("cp1252"), "cp1252", True)
+        except UnicodeDecodeError:
+            pass  # bytes cp1252 leaves undefined: not cp1252
+    best = from_bytes(data[:65536]).best()
+    if best is not None and best.encoding:
+        return Decoded(data.decode(best.encoding, errors="replace"), best.encoding, True)
     # Every byte sequence is valid cp1252-ish Latin text; the most common legacy encoding.
     return Decoded(data.decode("cp1252", errors="replace"), "cp1252", True)

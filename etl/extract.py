@@ -37,6 +37,8 @@ _TEXT_DATE_LINE = re.compile(
     r"^\s*(?:published|posted|date|updated|veröffentlicht|publié)\s*(?:on|am|le)?\s*[:\-–]?\s*(.{6,40})$",
     re.I | re.M,
 )
+# A byline that carries the date: "By Jamie Lindqvist · April 2, 2026".
+_BYLINE_DATE_LINE = re.compile(r"^\s*by\s+[^·|•–—\n]{2,60}?\s*[·|•–—]\s*(.{6,40}?)\s*$", re.I | re.M)
 
 
 class Rejected(Exception):
@@ -58,7 +60,9 @@ def extract(raw: RawInput, *, min_words: int = 50) -> Article:
         raise Rejected("empty file")
     media_type = raw.media_type or _sniff_media_type(raw.data)
     try:
-        decoded = decode(raw.data, html=media_type == "html")
+        # A JSON Lines record's HTML was decoded with the JSON: its bytes are UTF-8 whatever
+        # its <meta charset> says.
+        decoded = decode(raw.data, html=media_type == "html" and raw.kind != "jsonl")
     except NotText as exc:
         raise Rejected(str(exc)) from None
     if media_type == "html":
@@ -86,6 +90,7 @@ def _from_html(raw: RawInput, page: str) -> Article:
         raise Rejected("not an article: the HTML could not be parsed")
     # Read the date's provenance before trafilatura, which prunes the tree it is given.
     structured = _structured_dates(tree)
+    link_texts = {" ".join(a.text_content().split()) for a in tree.iter("a")}
     doc = trafilatura.bare_extraction(
         tree, url=raw.url or None, with_metadata=True, include_comments=False,
         include_tables=True, deduplicate=False,
@@ -94,6 +99,8 @@ def _from_html(raw: RawInput, page: str) -> Article:
         raise Rejected("not an article: no main text found (navigation, listing or empty page)")
     meta = doc if isinstance(doc, dict) else {s: getattr(doc, s, None) for s in doc.__slots__}
     text = _clean_text(meta.get("text") or "")
+    if _mostly_links(text, link_texts):
+        raise Rejected("not an article: the page's text is mostly links (navigation or listing)")
     page_url = meta.get("url") or ""
     canonical = page_url if _is_http(page_url) else ""
     url = raw.url or canonical
@@ -114,6 +121,14 @@ def _from_html(raw: RawInput, page: str) -> Article:
         article.published_source = published.source
         article.published_confidence = published.confidence
     return article
+
+
+def _mostly_links(text: str, link_texts: set[str]) -> bool:
+    """Link density, the classic boilerplate signal: when most of what extraction kept is
+    the text of links, the page is a menu or a listing, not an article."""
+    lines = text.splitlines()
+    linked = sum(len(line) for line in lines if line in link_texts)
+    return linked > 0.5 * max(1, sum(len(line) for line in lines))
 
 
 def _structured_dates(tree: Any) -> dict[str, set[str]]:
@@ -258,7 +273,7 @@ def _markdown_title_and_text(content: str) -> tuple[str, str]:
 def _stated_date(body: str) -> str | None:
     """A 'Published: 4 June 2025' line near the top of a text article."""
     head = "\n".join(body.strip().splitlines()[:6])
-    match = _TEXT_DATE_LINE.search(head)
+    match = _TEXT_DATE_LINE.search(head) or _BYLINE_DATE_LINE.search(head)
     if not match:
         return None
     import dateparser
@@ -347,8 +362,9 @@ def _split_list(value: Any) -> list[str]:
     if not value:
         return []
     if isinstance(value, str):
-        value = re.split(r"[;,]", value)
-    return _unique(_clean_line(str(v)) for v in value)
+        value = [value]
+    # trafilatura passes a keywords meta tag on as one comma-separated item of its list
+    return _unique(_clean_line(part) for v in value for part in re.split(r"[;,]", str(v)))
 
 
 def _unique(values: Any) -> list[str]:

@@ -17,6 +17,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -41,7 +42,7 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
 # 100.64.0.0/10 (carrier-grade NAT) is neither private nor global for ``ipaddress``.
 _SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")
 
-Resolver = Callable[..., list[tuple[object, ...]]]
+Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 
 
 class BlockedAddress(Exception):
@@ -107,6 +108,10 @@ class NetGuard:
         return cls(allowed=parse_networks(cidrs))
 
     def is_allowed(self, address: IPAddress) -> bool:
+        if address in METADATA_ADDRESSES:
+            # Only an entry for exactly this address: allowing 169.254.0.0/16 for some
+            # appliance must not open the credentials endpoint by accident.
+            return any(n.num_addresses == 1 and address in n for n in self.allowed)
         return any(address.version == n.version and address in n for n in self.allowed)
 
     def check_address(self, address: IPAddress) -> None:
@@ -115,7 +120,9 @@ class NetGuard:
             return
         why = why_blocked(address)
         if why is not None:
-            raise BlockedAddress(str(address), why)
+            # Name the IPv4 address an IPv4-mapped one carries: that is where it would go.
+            mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+            raise BlockedAddress(str(mapped or address), why)
 
     def resolve(self, host: str, port: int) -> list[str]:
         """Every address ``host`` resolves to, each checked; raises on the first unsafe one.

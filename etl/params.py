@@ -41,8 +41,16 @@ _SECTION_INPUTS = "What to ingest"
 _SECTION_TARGET = "Where and how"
 
 FILE_PARAM_KEYS = ("paths", "index", "reprocess", "dry_run", "batch_size")
-URL_PARAM_KEYS = ("urls", "url_list", "feeds", "sitemaps", "index", "reprocess", "dry_run",
-                  "batch_size")
+URL_PARAM_KEYS = (
+    "urls",
+    "url_list",
+    "feeds",
+    "sitemaps",
+    "index",
+    "reprocess",
+    "dry_run",
+    "batch_size",
+)
 REINDEX_PARAM_KEYS = ("index",)
 
 _HTTP_URL_PATTERN = r"^https?://[^\s/]+"
@@ -80,7 +88,7 @@ def inbox_dir() -> str:
 def index_asset() -> Asset:
     from airflow.sdk import Asset
 
-    return Asset(INDEX_ASSET_URI, name=INDEX_ASSET_NAME)
+    return Asset(name=INDEX_ASSET_NAME, uri=INDEX_ASSET_URI)
 
 
 def _index_param() -> Param:
@@ -237,7 +245,9 @@ def read_url_list(path: str) -> list[str]:
     return [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
 
 
-def split_batches(items: Sequence[str], size: int, max_batches: int = MAX_BATCHES) -> list[list[str]]:
+def split_batches(
+    items: Sequence[str], size: int, max_batches: int = MAX_BATCHES
+) -> list[list[str]]:
     """Consecutive batches of ``size`` items; fewer, larger batches when there would be more
     than ``max_batches`` (Airflow caps how many task instances one mapped task may have)."""
     if size < 1:

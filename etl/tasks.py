@@ -50,7 +50,7 @@ def settings_for(index: str = "") -> Settings:
     when defined (the production index), then the trigger's ``index`` param when given."""
     from etl.airflow_connection import settings_from_airflow
 
-    settings = settings_from_airflow(Settings.from_env())
+    settings: Settings = settings_from_airflow(Settings.from_env())
     if index.strip():
         settings = settings.with_overrides(index=index.strip())
     return settings
@@ -151,14 +151,24 @@ def file_batches(plan: Plan) -> list[Batch]:
         settle = p.env_int("ARTICLE_ETL_INBOX_SETTLE_SECONDS", p.DEFAULT_SETTLE_SECONDS)
         files, waiting = _settled(files, settle)
         if waiting:
-            log.info("%d file(s) modified in the last %d s are left for the next run: %s",
-                     len(waiting), settle, ", ".join(waiting[:10]))
+            log.info(
+                "%d file(s) modified in the last %d s are left for the next run: %s",
+                len(waiting),
+                settle,
+                ", ".join(waiting[:10]),
+            )
     if not files:
         log.info("nothing new in %s", where)
         return []
     batches = p.split_batches(files, plan["batch_size"])
-    log.info("%d new or changed file(s) in %s -> %d batch(es) of up to %d, into %s",
-             len(files), where, len(batches), len(batches[0]), describe_index(settings))
+    log.info(
+        "%d new or changed file(s) in %s -> %d batch(es) of up to %d, into %s",
+        len(files),
+        where,
+        len(batches),
+        len(batches[0]),
+        describe_index(settings),
+    )
     return [{"inputs": b} for b in batches]
 
 
@@ -184,12 +194,16 @@ def plan_url_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = Non
             problems.append(f"cannot read the URL list {url_list}: {exc}")
         else:
             if bad := p.bad_urls(listed):
-                problems.append(f"{url_list} has {len(bad)} line(s) that are not http(s) URLs: "
-                                + ", ".join(map(repr, bad[:10])))
+                problems.append(
+                    f"{url_list} has {len(bad)} line(s) that are not http(s) URLs: "
+                    + ", ".join(map(repr, bad[:10]))
+                )
             urls += listed
     if not (urls or feeds or sitemaps) and not problems:
-        problems.append("nothing to ingest: give urls, url_list, feeds or sitemaps "
-                        "(or set ARTICLE_ETL_URL_LIST, ARTICLE_ETL_FEEDS, ARTICLE_ETL_SITEMAPS)")
+        problems.append(
+            "nothing to ingest: give urls, url_list, feeds or sitemaps "
+            "(or set ARTICLE_ETL_URL_LIST, ARTICLE_ETL_FEEDS, ARTICLE_ETL_SITEMAPS)"
+        )
     plan = _common_plan(params, problems)
     if problems:
         _refuse("ingest_urls", problems)
@@ -202,13 +216,20 @@ def plan_url_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = Non
 def url_batches(plan: Plan) -> list[Batch]:
     """URL batches of ``batch_size``, and feeds and sitemaps in batches of their own: each
     expands to many pages only when fetched, so one per task spreads that work out."""
-    batches: list[Batch] = [{"inputs": b} for b in p.split_batches(plan["urls"], plan["batch_size"])]
+    batches: list[Batch] = [
+        {"inputs": b} for b in p.split_batches(plan["urls"], plan["batch_size"])
+    ]
     # Feeds/sitemaps get what is left of Airflow's cap on mapped task instances.
     room = max(1, p.MAX_BATCHES - len(batches))
     for key in ("feeds", "sitemaps"):
         batches += [{key: b} for b in p.split_batches(plan[key], 1, room)]
-    log.info("%d URL(s), %d feed(s), %d sitemap(s) -> %d batch(es)",
-             len(plan["urls"]), len(plan["feeds"]), len(plan["sitemaps"]), len(batches))
+    log.info(
+        "%d URL(s), %d feed(s), %d sitemap(s) -> %d batch(es)",
+        len(plan["urls"]),
+        len(plan["feeds"]),
+        len(plan["sitemaps"]),
+        len(batches),
+    )
     return batches
 
 
@@ -221,7 +242,9 @@ def batch_label(batch: Batch) -> str:
     if feeds := batch.get("feeds"):
         parts.append(f"feed {feeds[0]}" if len(feeds) == 1 else f"{len(feeds)} feeds")
     if sitemaps := batch.get("sitemaps"):
-        parts.append(f"sitemap {sitemaps[0]}" if len(sitemaps) == 1 else f"{len(sitemaps)} sitemaps")
+        parts.append(
+            f"sitemap {sitemaps[0]}" if len(sitemaps) == 1 else f"{len(sitemaps)} sitemaps"
+        )
     return "; ".join(parts) or "empty batch"
 
 
@@ -241,16 +264,30 @@ def ingest_batch(batch: Batch, plan: Plan) -> dict[str, Any]:
 
     settings = settings_for(plan["index"])
     inputs = batch.get("inputs", [])
-    log.info("ingesting %s into %s%s", batch_label(batch), describe_index(settings),
-             " (dry run: nothing is written)" if plan["dry_run"] else "")
+    log.info(
+        "ingesting %s into %s%s",
+        batch_label(batch),
+        describe_index(settings),
+        " (dry run: nothing is written)" if plan["dry_run"] else "",
+    )
     started = time.monotonic()
     try:
-        report = ingest(inputs, settings, reprocess=plan["reprocess"], dry_run=plan["dry_run"],
-                        feeds=batch.get("feeds", ()), sitemaps=batch.get("sitemaps", ()))
+        report = ingest(
+            inputs,
+            settings,
+            reprocess=plan["reprocess"],
+            dry_run=plan["dry_run"],
+            feeds=batch.get("feeds", ()),
+            sitemaps=batch.get("sitemaps", ()),
+        )
     except IndexSetupError as exc:
         fail(f"the index is not ready: {exc} (run `article-etl es setup`)")
-    log.info("outcomes of run %s (%.1f s):\n%s", report.run_id, time.monotonic() - started,
-             report.table())
+    log.info(
+        "outcomes of run %s (%.1f s):\n%s",
+        report.run_id,
+        time.monotonic() - started,
+        report.table(),
+    )
     summary: dict[str, Any] = _jsonable(report.summary())
     return summary
 
@@ -259,16 +296,22 @@ def outcome_table(summaries: Sequence[Mapping[str, Any]], totals: Mapping[str, i
     """A plain-text table: one row per batch and a total row."""
     header = ["batch", "run", "status", *OUTCOME_KEYS]
     rows = [
-        [str(i), str(s.get("run_id", "")), str(s.get("status", "")),
-         *(str(s.get("counts", {}).get(k, 0)) for k in OUTCOME_KEYS)]
+        [
+            str(i),
+            str(s.get("run_id", "")),
+            str(s.get("status", "")),
+            *(str(s.get("counts", {}).get(k, 0)) for k in OUTCOME_KEYS),
+        ]
         for i, s in enumerate(summaries, start=1)
     ]
     rows.append(["total", "", "", *(str(totals[k]) for k in OUTCOME_KEYS)])
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i < 3 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])])
@@ -276,7 +319,9 @@ def outcome_table(summaries: Sequence[Mapping[str, Any]], totals: Mapping[str, i
 
 def summarize(summaries: Iterable[Mapping[str, Any]] | None, plan: Plan) -> dict[str, Any]:
     """Sum the batches' counts and log the run's outcome table. Returns the totals."""
-    batches = list(summaries or [])
+    # A mapped task's results arrive as a lazy sequence; one slice is one request, where
+    # iterating would ask for items one by one and log an error for the one past the end.
+    batches = list(summaries[:]) if isinstance(summaries, Sequence) else list(summaries or [])
     totals = {k: 0 for k in OUTCOME_KEYS}
     for s in batches:
         for key, n in (s.get("counts") or {}).items():
@@ -284,8 +329,12 @@ def summarize(summaries: Iterable[Mapping[str, Any]] | None, plan: Plan) -> dict
     if not batches:
         log.info("nothing to do: no new or changed inputs")
     else:
-        log.info("outcomes of %d batch(es)%s:\n%s", len(batches),
-                 " (dry run)" if plan.get("dry_run") else "", outcome_table(batches, totals))
+        log.info(
+            "outcomes of %d batch(es)%s:\n%s",
+            len(batches),
+            " (dry run)" if plan.get("dry_run") else "",
+            outcome_table(batches, totals),
+        )
     return {
         "batches": len(batches),
         "counts": totals,
@@ -309,7 +358,8 @@ def announce_index_update(totals: Mapping[str, Any], outlet_events: Any, asset: 
 
 
 def reindex(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Rebuild the Elasticsearch index from its documents (``etl.es_admin.reindex``)."""
+    """Copy the Elasticsearch index into a new version with the current mappings and move the
+    aliases (``etl.es_admin.reindex``). Returns its report (index names, documents copied)."""
     settings = settings_for(str(params.get("index") or ""))
     if not settings.uses_elasticsearch:
         fail(
@@ -318,10 +368,21 @@ def reindex(params: Mapping[str, Any]) -> dict[str, Any]:
             "(or trigger with index=https://...). To rebuild the embedded index, trigger "
             "ingest_files with reprocess=true instead."
         )
+    from etl.backends.base import IndexError_, TransientIndexError
+    from etl.backends.elasticsearch import build_client
     from etl.es_admin import reindex as es_reindex
 
     log.info("reindexing %s", describe_index(settings))
-    result: dict[str, Any] = _jsonable(es_reindex(settings))
+    client = build_client(settings)
+    try:
+        report = es_reindex(client, settings)
+    except TransientIndexError:
+        raise  # the cluster is unreachable or overloaded: Airflow retries with backoff
+    except IndexError_ as exc:
+        fail(f"reindex failed: {exc}")  # missing alias, rejected documents: retrying won't help
+    finally:
+        client.close()
+    result: dict[str, Any] = _jsonable(report.as_dict())
     log.info("reindex done: %s", json.dumps(result, sort_keys=True))
     return result
 
@@ -330,4 +391,3 @@ def max_parallel_batches() -> int:
     """How many batches of one run may run at once (``ARTICLE_ETL_MAX_PARALLEL_BATCHES``):
     bounds the load on the index and, for URLs, on the sites fetched."""
     return max(1, p.env_int("ARTICLE_ETL_MAX_PARALLEL_BATCHES", 4))
-

@@ -265,7 +265,8 @@ def to_fts_query(query: str) -> str:
     """User query syntax -> FTS5: words are ANDed, "quoted phrases" and ``prefix*`` work, OR
     works; everything else is quoted so that punctuation never becomes FTS5 syntax."""
     parts: list[str] = []
-    for token in _TOKEN.findall(query.strip()):
+    # English possessives, as Elasticsearch's english analyzer drops them: Putin's -> Putin.
+    for token in _TOKEN.findall(re.sub(r"(\w)['’]s\b", r"\1", query.strip())):
         if token == "OR" and parts and parts[-1] != "OR":
             parts.append("OR")
             continue

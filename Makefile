@@ -1,0 +1,35 @@
+# The two set-up commands of the README: `make demo` (the main job) and `make test`.
+# Both create .venv and install what they need on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# The real Airflow DAG `ingest_files` over examples/articles (and ../shared/seeds when present)
+# into the embedded index data/articles.db, then a faceted search.
+demo: install
+	bash scripts/demo.sh
+
+lint: install
+	$(BIN)/ruff check etl dags tests bench
+	$(BIN)/ruff format --check etl dags tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) data .airflow

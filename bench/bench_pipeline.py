@@ -1,0 +1,393 @@
+"""Throughput benchmark of the article pipeline: extraction, enrichment, indexing, end-to-end.
+
+Builds a corpus of ``--docs`` files by copying the example articles, each copy varied a little
+(its canonical URL and one sentence of its text) so that every copy is a distinct document:
+nothing is a duplicate and every document id differs. Then, in one run, it measures:
+
+  extract-only    extract() over every input, one process
+  enrich-only     enrich() (spaCy NER + dates) over the extracted articles, one process
+  index-only      SqliteBackend.upsert() of the enriched articles into a fresh index
+  extract+NER     process_stream() with the pipeline's worker count, results only consumed
+  end-to-end      pipeline.ingest() of the corpus into a fresh index (ledger, duplicates, index)
+  second run      pipeline.ingest() again: every input must come back unchanged
+
+and checks two targets: end-to-end >= 80% of extract+NER, second run < 10% of the first.
+Exit code 0 when the targets are met, 1 when one is missed, 2 when the benchmark itself is
+wrong (a copy that is not a distinct document, an input not indexed).
+
+    python bench/bench_pipeline.py --docs 520
+    python bench/bench_pipeline.py --docs 520 --json > bench/results/latest.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import inspect
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from etl import pipeline
+from etl.backends.sqlite import SqliteBackend
+from etl.enrich import enrich, load_nlp
+from etl.extract import extract
+from etl.process import ProcessOptions, process_stream
+from etl.record import Article
+from etl.settings import Settings
+from etl.sources import RawInput, discover, read_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCES = (ROOT / "examples" / "articles", ROOT.parent / "shared" / "seeds")
+E2E_TARGET = 0.80  # end-to-end rate / extract+NER rate, at least
+RERUN_TARGET = 0.10  # second run time / first run time, below
+# The pipeline indexes what process_stream hands back, one batch at a time: index-only does too.
+PIPELINE_BATCH = int(inspect.signature(process_stream).parameters["batch_size"].default)
+
+_CANONICAL = re.compile(
+    r"""<link\b[^>]*\brel=["']canonical["'][^>]*\bhref=["']([^"']+)["']"""
+    r"""|<meta\b[^>]*\bproperty=["']og:url["'][^>]*\bcontent=["']([^"']+)["']""",
+    re.I,
+)
+# A paragraph with some plain text at its start: article body, not navigation.
+_BODY_PARAGRAPH = re.compile(r"<p(?:\s[^>]*)?>(?=\s*[^<\s][^<]{80,})", re.I)
+
+
+# --- corpus -----------------------------------------------------------------------------------
+
+
+def base_files(sources: list[Path]) -> list[Path]:
+    files = discover(sources)
+    if not files:
+        raise SystemExit(f"no article files under {', '.join(map(str, sources))}")
+    return files
+
+
+def vary(name: str, data: bytes, n: int) -> bytes:
+    """Copy number ``n`` of an article: one more sentence in its text and, for HTML, its own
+    canonical URL (the document id follows the canonical URL when a page states one)."""
+    marker = f"Reference number {n}."
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return gzip.compress(vary(name[:-3], gzip.decompress(data), n), mtime=0)
+    if not lower.endswith((".html", ".htm", ".xhtml")):
+        return data.rstrip() + f"\n\n{marker}\n".encode()
+    page = data.decode("utf-8")
+    for url in {u for m in _CANONICAL.finditer(page) for u in m.groups() if u}:
+        slash = "/" if url.endswith("/") else ""
+        page = page.replace(url, f"{url.rstrip('/')}-copy-{n}{slash}")
+    match = _BODY_PARAGRAPH.search(page, page.lower().find("<body"))
+    if match is None:
+        raise SystemExit(f"{name}: no body paragraph to vary")
+    end = page.index("</p>", match.end())
+    return (page[:end] + f" {marker}" + page[end:]).encode("utf-8")
+
+
+def build_corpus(sources: list[Path], target: Path, docs: int) -> list[Path]:
+    bases = base_files(sources)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    written = []
+    for n in range(docs):
+        base = bases[n % len(bases)]
+        path = target / f"{n:05d}-{base.name}"
+        path.write_bytes(vary(base.name, base.read_bytes(), n))
+        written.append(path)
+    return written
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Stage:
+    name: str
+    docs: int
+    seconds: float
+    cpu_main_s: float = 0.0  # CPU time of this process
+    cpu_workers_s: float = 0.0  # CPU time of worker processes that ended during the stage
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.docs / self.seconds if self.seconds > 0 else float("inf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"docs": self.docs, "seconds": round(self.seconds, 3),
+                "docs_per_s": round(self.rate, 2), "cpu_main_s": round(self.cpu_main_s, 2),
+                "cpu_workers_s": round(self.cpu_workers_s, 2), "note": self.note}
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(name: str, docs: Callable[[Any], int], work: Callable[[], Any], note: str = "") -> Any:
+    """Run ``work``; return (its result, the Stage)."""
+    main0, kids0 = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - start
+    stage = Stage(name, docs(result), seconds,
+                  cpu_main_s=_cpu(resource.RUSAGE_SELF) - main0,
+                  cpu_workers_s=_cpu(resource.RUSAGE_CHILDREN) - kids0, note=note)
+    return result, stage
+
+
+def peak_mib(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
+
+
+def cold_model_load_s(model: str) -> float:
+    """Load the model in a fresh interpreter (also warms the OS file cache for the timed stages,
+    so that the first parallel stage does not pay for a cold disk)."""
+    code = ("import time; t = time.perf_counter(); from etl.enrich import load_nlp; "
+            f"load_nlp({model!r}); print(time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+class BenchError(Exception):
+    """The benchmark measured the wrong thing (exit code 2)."""
+
+
+def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    workers = args.workers
+    base = Settings.from_env()
+    settings = dataclasses.replace(base, index=str(out / "index.db"), ledger=None,
+                                   workers=workers, include=(), exclude=())
+    options = ProcessOptions(settings.spacy_model, settings.nlp_batch_size, settings.min_words)
+    corpus = out / "corpus"
+    for stale in out.glob("*.db*"):
+        stale.unlink()
+    files = build_corpus([Path(s) for s in args.source], corpus, args.docs)
+    docs = len(files)
+    stages: dict[str, Stage] = {}
+    cold_load = cold_model_load_s(settings.spacy_model)
+
+    # The parallel stages come first: process_stream forks its workers, and a worker forked
+    # from a parent that already holds the spaCy model would not load it. In a real run the
+    # parent never loads the model, so here neither does it until the one-process stages.
+    def extract_plus_ner() -> int:
+        count = 0
+        raws = read_inputs(discover([corpus]), settings.max_input_bytes)
+        for batch in process_stream(raws, options, workers=workers):
+            count += sum(1 for p in batch if p.article is not None)
+        return count
+
+    n_ok, stages["extract_plus_ner"] = timed(
+        "extract+NER (process_stream)", lambda n: n, extract_plus_ner,
+        note=f"{workers} workers, read + extract + enrich, results dropped")
+    if n_ok != docs:
+        raise BenchError(f"extract+NER: {docs - n_ok} of {docs} inputs rejected")
+
+    def first_ingest() -> pipeline.RunReport:
+        return pipeline.ingest([str(corpus)], settings)
+
+    report1, stages["end_to_end"] = timed(
+        "end-to-end (ingest)", lambda r: len(r.outcomes), first_ingest,
+        note=f"{workers} workers, + ledger, duplicate check, SQLite index")
+    counts1 = report1.counts
+    if counts1.get("indexed") != docs or len(report1.outcomes) != docs:
+        raise BenchError(f"first ingest: expected {docs} indexed, got {counts1}")
+
+    report2, stages["second_run"] = timed(
+        "second run (ingest again)", lambda r: len(r.outcomes),
+        lambda: pipeline.ingest([str(corpus)], settings), note="every input unchanged")
+    counts2 = report2.counts
+    if counts2.get("unchanged") != docs:
+        raise BenchError(f"second ingest: expected {docs} unchanged, got {counts2}")
+    backend = SqliteBackend(settings.index)
+    try:
+        indexed_docs = backend.count()
+    finally:
+        backend.close()
+    if indexed_docs != docs:
+        raise BenchError(f"index holds {indexed_docs} documents, expected {docs}")
+
+    # One-process stages.
+    raws = list(read_inputs(discover([corpus]), settings.max_input_bytes))
+    articles, stages["extract"] = timed(
+        "extraction", len, lambda: [extract(r, min_words=settings.min_words) for r in raws],
+        note="1 process, trafilatura / text / markdown")
+    if len({a.content_hash for a in articles}) != docs or len({a.id for a in articles}) != docs:
+        raise BenchError("the corpus copies are not distinct documents (content hash or id repeats)")
+
+    start = time.perf_counter()
+    nlp = load_nlp(settings.spacy_model)
+    warm_load = time.perf_counter() - start
+    _, stages["enrich"] = timed(
+        "enrichment", len, lambda: enrich(articles, nlp, batch_size=settings.nlp_batch_size),
+        note=f"1 process, nlp.pipe batch {settings.nlp_batch_size}, model load excluded")
+
+    def index_only() -> int:
+        backend = SqliteBackend(out / "index-only.db")
+        try:
+            for i in range(0, len(articles), PIPELINE_BATCH):
+                results = backend.upsert(articles[i:i + PIPELINE_BATCH])
+                if not all(r.ok for r in results):
+                    raise BenchError(f"index refused documents: {results}")
+            return backend.count()
+        finally:
+            backend.close()
+
+    _, stages["index"] = timed("indexing", lambda n: n, index_only,
+                               note=f"1 process, SqliteBackend.upsert, batches of {PIPELINE_BATCH}")
+
+    e2e_ratio = stages["end_to_end"].rate / stages["extract_plus_ner"].rate
+    rerun_ratio = stages["second_run"].seconds / stages["end_to_end"].seconds
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "processor": _cpu_model()},
+        "docs": docs,
+        "workers": workers,
+        "model": settings.spacy_model,
+        "base_files": len(base_files([Path(s) for s in args.source])),
+        "stages": {k: v.as_dict() for k, v in stages.items()},
+        "_stages": stages,
+        "model_load_s": {"cold_subprocess": round(cold_load, 2), "warm_in_parent": round(warm_load, 2)},
+        "peak_memory_mib": {"main": round(peak_mib(resource.RUSAGE_SELF), 1),
+                            "largest_child": round(peak_mib(resource.RUSAGE_CHILDREN), 1)},
+        "first_run_counts": counts1,
+        "second_run_counts": counts2,
+        "ratios": {"end_to_end_vs_extract_plus_ner": round(e2e_ratio, 3),
+                   "second_run_vs_first_run": round(rerun_ratio, 4)},
+        "targets": {
+            "end_to_end_vs_extract_plus_ner": {"target": f">= {E2E_TARGET}",
+                                               "met": e2e_ratio >= E2E_TARGET},
+            "second_run_vs_first_run": {"target": f"< {RERUN_TARGET}",
+                                        "met": rerun_ratio < RERUN_TARGET},
+        },
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def render(result: dict[str, Any], console: Console) -> None:
+    stages: dict[str, Stage] = result["_stages"]
+    table = Table(title=f"article-etl pipeline: {result['docs']} documents, "
+                        f"{result['workers']} workers, {result['machine']['cpus']} CPUs")
+    for column, justify in (("stage", "left"), ("docs", "right"), ("seconds", "right"),
+                            ("docs/s", "right"), ("CPU main s", "right"),
+                            ("CPU workers s", "right"), ("what", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for key in ("extract", "enrich", "index", "extract_plus_ner", "end_to_end", "second_run"):
+        s = stages[key]
+        table.add_row(s.name, str(s.docs), f"{s.seconds:.2f}", f"{s.rate:,.1f}",
+                      f"{s.cpu_main_s:.1f}", f"{s.cpu_workers_s:.1f}", s.note)
+    console.print(table)
+    load, mem, ratios = result["model_load_s"], result["peak_memory_mib"], result["ratios"]
+    console.print(f"spaCy model load: {load['cold_subprocess']:.2f} s in a fresh process "
+                  f"(each worker pays about this), {load['warm_in_parent']:.2f} s in this one")
+    console.print(f"peak memory (max RSS): main process {mem['main']:.0f} MiB, "
+                  f"largest worker {mem['largest_child']:.0f} MiB")
+    for key, label in (("end_to_end_vs_extract_plus_ner", "end-to-end / extract+NER"),
+                       ("second_run_vs_first_run", "second run / first run")):
+        target = result["targets"][key]
+        verdict = "[green]met[/]" if target["met"] else "[red]MISSED[/]"
+        console.print(f"{label}: {ratios[key]:.3f} (target {target['target']}) {verdict}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark extraction, enrichment, indexing and end-to-end ingest on a corpus "
+                    "of varied copies of the example articles.")
+    parser.add_argument("--docs", type=int, default=520,
+                        help="documents in the corpus (default: 520; the issue asks for >= 500)")
+    parser.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1),
+                        help="worker processes for the parallel stages (default: CPU count)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object on stdout (the table goes to stderr)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="work directory for the corpus and indexes, kept afterwards "
+                             "(default: a temporary directory, removed afterwards)")
+    parser.add_argument("--source", action="append", default=None,
+                        help="an article file or folder to copy from (repeatable; default: "
+                             "examples/articles and ../shared/seeds)")
+    args = parser.parse_args(argv)
+    if args.docs < 1:
+        parser.error("--docs must be at least 1")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    args.source = args.source or [str(p) for p in DEFAULT_SOURCES if p.exists()]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(stderr=args.json)
+    with _workdir(args.out) as out:
+        try:
+            result = run(args, out)
+        except BenchError as exc:
+            console.print(f"[red]benchmark error:[/] {exc}")
+            return 2
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, indent=2))
+    render(result, console)
+    missed = [k for k, t in result["targets"].items() if not t["met"]]
+    if args.docs < 500:
+        console.print("note: fewer than 500 documents; the issue asks for at least 500")
+    for key in missed:
+        console.print(f"[red]target missed:[/] {key} = {result['ratios'][key]} "
+                      f"(target {result['targets'][key]['target']})")
+    return 1 if missed else 0
+
+
+class _workdir:
+    """``--out`` (kept) or a temporary directory (removed)."""
+
+    def __init__(self, out: Path | None) -> None:
+        self._out = out
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> Path:
+        if self._out is not None:
+            self._out.mkdir(parents=True, exist_ok=True)
+            return self._out.resolve()
+        self._tmp = tempfile.TemporaryDirectory(prefix="article-etl-bench-")
+        return Path(self._tmp.name)
+
+    def __exit__(self, *_: object) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def _unused() -> Iterator[RawInput | Article]:  # keeps the record types importable for typing
+    yield from ()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
