@@ -25,8 +25,11 @@ err = Console(stderr=True)
 
 IndexOpt = Annotated[
     str | None,
-    typer.Option("--index", help="Index target: a file path (embedded SQLite index) or an "
-                 "http(s) URL (Elasticsearch). Default: $ARTICLE_ETL_INDEX or data/articles.db."),
+    typer.Option(
+        "--index",
+        help="Index target: a file path (embedded SQLite index) or an "
+        "http(s) URL (Elasticsearch). Default: $ARTICLE_ETL_INDEX or data/articles.db.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -49,16 +52,34 @@ def _print_json(data: Any) -> None:
 
 @app.command()
 def ingest(
-    inputs: Annotated[list[str] | None, typer.Argument(help="Files, directories or http(s) URLs.")] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Argument(help="Files, directories or http(s) URLs.")
+    ] = None,
     index: IndexOpt = None,
-    include: Annotated[list[str] | None, typer.Option(help="Only files matching this glob (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(help="Skip files matching this glob (repeatable).")] = None,
-    feed: Annotated[list[str] | None, typer.Option(help="RSS/Atom feed URL whose articles to ingest (repeatable).")] = None,
-    sitemap: Annotated[list[str] | None, typer.Option(help="Sitemap URL whose pages to ingest (repeatable).")] = None,
-    url_list: Annotated[list[Path] | None, typer.Option("--url-list", help="File with one URL per line (repeatable).")] = None,
-    reprocess: Annotated[bool, typer.Option(help="Process inputs even if unchanged since last time.")] = False,
+    include: Annotated[
+        list[str] | None, typer.Option(help="Only files matching this glob (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Skip files matching this glob (repeatable).")
+    ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(help="RSS/Atom feed URL whose articles to ingest (repeatable)."),
+    ] = None,
+    sitemap: Annotated[
+        list[str] | None, typer.Option(help="Sitemap URL whose pages to ingest (repeatable).")
+    ] = None,
+    url_list: Annotated[
+        list[Path] | None,
+        typer.Option("--url-list", help="File with one URL per line (repeatable)."),
+    ] = None,
+    reprocess: Annotated[
+        bool, typer.Option(help="Process inputs even if unchanged since last time.")
+    ] = False,
     dry_run: Annotated[bool, typer.Option(help="Extract and enrich, but write nothing.")] = False,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: CPU count).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: CPU count).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest article files, folders and URLs into the index."""
@@ -67,18 +88,28 @@ def ingest(
 
     if not (inputs or feed or sitemap or url_list):
         _fail("nothing to ingest: give files, directories or URLs (see --help)", code=2)
-    settings = _settings(index, workers=workers,
-                         include=tuple(include) if include else None,
-                         exclude=tuple(exclude) if exclude else None)
+    settings = _settings(
+        index,
+        workers=workers,
+        include=tuple(include) if include else None,
+        exclude=tuple(exclude) if exclude else None,
+    )
     try:
         report = run_ingest(
-            inputs or [], settings, reprocess=reprocess, dry_run=dry_run,
-            feeds=feed or (), sitemaps=sitemap or (), url_lists=[str(p) for p in url_list or ()],
+            inputs or [],
+            settings,
+            reprocess=reprocess,
+            dry_run=dry_run,
+            feeds=feed or (),
+            sitemaps=sitemap or (),
+            url_lists=[str(p) for p in url_list or ()],
             progress=not as_json and err.is_terminal,
         )
     except TransientIndexError as exc:
-        _fail(f"{exc}\nNothing more was recorded; run the same command again to index the "
-              "pending inputs.")
+        _fail(
+            f"{exc}\nNothing more was recorded; run the same command again to index the "
+            "pending inputs."
+        )
     except IndexSetupError as exc:
         _fail(str(exc))
     except RuntimeError as exc:
@@ -99,12 +130,16 @@ def _outcome_table(report: Any) -> None:
         colours = {"indexed": "green", "duplicate": "yellow", "rejected": "red"}
         for o in shown[:200]:
             detail = o.reason or o.title
-            table.add_row(o.source, f"[{colours.get(o.outcome.value, '')}]{o.outcome.value}[/]", detail)
+            table.add_row(
+                o.source, f"[{colours.get(o.outcome.value, '')}]{o.outcome.value}[/]", detail
+            )
         out.print(table)
         if len(shown) > 200:
             out.print(f"... and {len(shown) - 200} more (see --json)")
     counts = "  ".join(f"{k}: {v}" for k, v in report.counts.items())
-    out.print(f"[bold]{counts}[/]  ({report.elapsed_s:.1f}s, index {report.index})", highlight=False)
+    out.print(
+        f"[bold]{counts}[/]  ({report.elapsed_s:.1f}s, index {report.index})", highlight=False
+    )
 
 
 def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
@@ -119,12 +154,26 @@ def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Words (ANDed), "a phrase", prefix*, OR. Empty: everything.')] = "",
-    facet: Annotated[list[str] | None, typer.Option("--facet", help="Facet to count (repeatable), e.g. person, location, site.")] = None,
-    filter_: Annotated[list[str] | None, typer.Option("--filter", help="field=value (repeatable; same field ORs, fields AND).")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="Published on or after (YYYY-MM-DD).")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Published on or before (YYYY-MM-DD).")] = None,
-    histogram: Annotated[str | None, typer.Option(help="Publication-date histogram: year, month or day.")] = None,
+    query: Annotated[
+        str, typer.Argument(help='Words (ANDed), "a phrase", prefix*, OR. Empty: everything.')
+    ] = "",
+    facet: Annotated[
+        list[str] | None,
+        typer.Option("--facet", help="Facet to count (repeatable), e.g. person, location, site."),
+    ] = None,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="field=value (repeatable; same field ORs, fields AND)."),
+    ] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Published on or after (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Published on or before (YYYY-MM-DD).")
+    ] = None,
+    histogram: Annotated[
+        str | None, typer.Option(help="Publication-date histogram: year, month or day.")
+    ] = None,
     size: Annotated[int, typer.Option(help="Hits to show.")] = 10,
     facet_size: Annotated[int, typer.Option(help="Values per facet.")] = 10,
     index: IndexOpt = None,
@@ -134,10 +183,16 @@ def search(
     from etl.backends import open_backend
     from etl.backends.base import IndexError_, SearchRequest
 
-    request = SearchRequest(query=query, filters=_parse_filters(filter_ or []),
-                            published_from=date_from, published_to=date_to,
-                            facets=list(facet or []), facet_size=facet_size,
-                            histogram=histogram, size=size)
+    request = SearchRequest(
+        query=query,
+        filters=_parse_filters(filter_ or []),
+        published_from=date_from,
+        published_to=date_to,
+        facets=list(facet or []),
+        facet_size=facet_size,
+        histogram=histogram,
+        size=size,
+    )
     settings = _settings(index)
     _require_index(settings)
     backend = open_backend(settings)
@@ -152,10 +207,19 @@ def search(
     if as_json:
         _print_json(result.as_dict())
         return
-    out.print(f"[bold]{result.total}[/] matching article(s) for [cyan]{query or '*'}[/]", highlight=False)
+    out.print(
+        f"[bold]{result.total}[/] matching article(s) for [cyan]{query or '*'}[/]", highlight=False
+    )
     for hit in result.hits:
-        out.print(f"\n[bold]{hit.title}[/]  [dim]{hit.published or 'undated'} · {hit.site or '-'} · {hit.language or '-'} · {hit.id}[/]", highlight=False)
-        out.print("  " + hit.snippet.replace("<mark>", "[reverse]").replace("</mark>", "[/reverse]"), highlight=False)
+        out.print(
+            f"\n[bold]{hit.title}[/]  [dim]{hit.published or 'undated'} · {hit.site or '-'} · "
+            f"{hit.language or '-'} · {hit.id}[/]",
+            highlight=False,
+        )
+        out.print(
+            "  " + hit.snippet.replace("<mark>", "[reverse]").replace("</mark>", "[/reverse]"),
+            highlight=False,
+        )
     for name, values in result.facets.items():
         table = Table(title=f"facet: {name}", title_justify="left")
         table.add_column("value")
@@ -164,13 +228,17 @@ def search(
             table.add_row(v.value, str(v.count))
         out.print(table)
     if result.histogram:
-        out.print("[bold]published[/]: " + "  ".join(f"{b.value}: {b.count}" for b in result.histogram))
+        out.print(
+            "[bold]published[/]: " + "  ".join(f"{b.value}: {b.count}" for b in result.histogram)
+        )
 
 
 def _require_index(settings: Settings) -> None:
     if not settings.uses_elasticsearch and not Path(settings.index).exists():
-        _fail(f"no index at {settings.index}: run `article-etl ingest PATH` first "
-              "(or set --index / ARTICLE_ETL_INDEX)")
+        _fail(
+            f"no index at {settings.index}: run `article-etl ingest PATH` first "
+            "(or set --index / ARTICLE_ETL_INDEX)"
+        )
 
 
 @app.command()
@@ -194,16 +262,34 @@ def show(
     if as_json:
         _print_json(doc)
         return
-    out.print(f"[bold]{doc['title']}[/]" + (" [dim](title derived from text)[/]" if doc.get("title_derived") else ""))
-    for key in ("source", "url", "site", "author", "language", "published", "published_source",
-                "published_confidence", "word_count", "warning"):
+    out.print(
+        f"[bold]{doc['title']}[/]"
+        + (" [dim](title derived from text)[/]" if doc.get("title_derived") else "")
+    )
+    for key in (
+        "source",
+        "url",
+        "site",
+        "author",
+        "language",
+        "published",
+        "published_source",
+        "published_confidence",
+        "word_count",
+        "warning",
+    ):
         out.print(f"[dim]{key:>20}[/] {doc.get(key)}", highlight=False)
     for entity in doc.get("entities", [])[:30]:
         aka = f" (also: {', '.join(entity['aliases'])})" if entity["aliases"] else ""
-        out.print(f"[dim]{entity['type']:>20}[/] {entity['name']} ×{entity['count']}{aka}", highlight=False)
+        out.print(
+            f"[dim]{entity['type']:>20}[/] {entity['name']} ×{entity['count']}{aka}",
+            highlight=False,
+        )
     for m in doc.get("date_mentions", []):
         value = m["value"] if m["resolved"] else f"unresolved: {m['note']}"
-        out.print(f"[dim]{'date':>20}[/] {m['text']!r} -> {value} ({m['granularity']})", highlight=False)
+        out.print(
+            f"[dim]{'date':>20}[/] {m['text']!r} -> {value} ({m['granularity']})", highlight=False
+        )
 
 
 @app.command()
@@ -260,14 +346,30 @@ def status(
         _print_json({"runs": runs, "inputs_by_outcome": current, "recent_rejections": rejections})
         return
     table = Table(title=f"last runs ({settings.ledger_path})")
-    for col in ("run", "started", "status", "target", "indexed", "unchanged", "duplicate", "rejected"):
+    for col in (
+        "run",
+        "started",
+        "status",
+        "target",
+        "indexed",
+        "unchanged",
+        "duplicate",
+        "rejected",
+    ):
         table.add_column(col)
     for r in runs:
         c = r["counts"]
-        table.add_row(r["run_id"], r["started_at"], r["status"], r["target"],
-                      *(str(c.get(k, 0)) for k in ("indexed", "unchanged", "duplicate", "rejected")))
+        table.add_row(
+            r["run_id"],
+            r["started_at"],
+            r["status"],
+            r["target"],
+            *(str(c.get(k, 0)) for k in ("indexed", "unchanged", "duplicate", "rejected")),
+        )
     out.print(table)
-    out.print("inputs by last outcome: " + ", ".join(f"{k}: {v}" for k, v in sorted(current.items())))
+    out.print(
+        "inputs by last outcome: " + ", ".join(f"{k}: {v}" for k, v in sorted(current.items()))
+    )
     for rej in rejections:
         out.print(f"  [red]rejected[/] {rej['source']}: {rej['reason']}", highlight=False)
 
@@ -282,13 +384,20 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     _require_index(settings)
     backend = open_backend(settings)
     try:
-        result = backend.search(SearchRequest(
-            facets=["language", "site", "warning", "published_source"], size=0,
-            histogram="year", facet_size=20))
-        data = {"index": settings.index if not settings.uses_elasticsearch else "elasticsearch",
-                "documents": backend.count(),
-                "facets": {k: {v.value: v.count for v in vs} for k, vs in result.facets.items()},
-                "published_by_year": {b.value: b.count for b in result.histogram}}
+        result = backend.search(
+            SearchRequest(
+                facets=["language", "site", "warning", "published_source"],
+                size=0,
+                histogram="year",
+                facet_size=20,
+            )
+        )
+        data: dict[str, Any] = {
+            "index": settings.index if not settings.uses_elasticsearch else "elasticsearch",
+            "documents": backend.count(),
+            "facets": {k: {v.value: v.count for v in vs} for k, vs in result.facets.items()},
+            "published_by_year": {b.value: b.count for b in result.histogram},
+        }
     finally:
         backend.close()
     if as_json:
@@ -297,7 +406,9 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     out.print(f"[bold]{data['documents']}[/] documents in {data['index']}")
     for name, values in data["facets"].items():
         out.print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in values.items()), highlight=False)
-    out.print("published by year: " + ", ".join(f"{k} {v}" for k, v in data["published_by_year"].items()))
+    out.print(
+        "published by year: " + ", ".join(f"{k} {v}" for k, v in data["published_by_year"].items())
+    )
 
 
 def _mount_subcommands() -> None:

@@ -109,7 +109,9 @@ def _unique(texts: Iterable[str]) -> list[str]:
 
 
 def clean_name(text: str) -> str:
-    """ "President Vladimir Putin’s" -> "Vladimir Putin"; "the United Nations" -> "United Nations"."""
+    """Names without honour or grammar.
+
+    "Putin’s" -> "Putin"; "the United Nations" -> "United Nations"."""
     name = " ".join(text.split()).strip(_EDGE_PUNCT)
     name = _POSSESSIVE.sub("", name).strip(_EDGE_PUNCT)
     if name.lower().startswith("the "):

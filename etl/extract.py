@@ -28,17 +28,31 @@ TITLE_MAX_WORDS = 12
 
 # Meta tags that state the publication date, most specific first.
 _DATE_META = (
-    "article:published_time", "og:published_time", "og:article:published_time",
-    "datepublished", "publishdate", "publish-date", "pubdate", "parsely-pub-date",
-    "sailthru.date", "dc.date.issued", "dcterms.created", "dc.date", "date",
+    "article:published_time",
+    "og:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "publishdate",
+    "publish-date",
+    "pubdate",
+    "parsely-pub-date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "dc.date",
+    "date",
 )
-_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/_-](0[1-9]|1[0-2])(?:[/_-](0[1-9]|[12]\d|3[01]))?(?:/|$|[_-])")
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/_-](0[1-9]|1[0-2])(?:[/_-](0[1-9]|[12]\d|3[01]))?(?:/|$|[_-])"
+)
 _TEXT_DATE_LINE = re.compile(
     r"^\s*(?:published|posted|date|updated|veröffentlicht|publié)\s*(?:on|am|le)?\s*[:\-–]?\s*(.{6,40})$",
     re.I | re.M,
 )
 # A byline that carries the date: "By Jamie Lindqvist · April 2, 2026".
-_BYLINE_DATE_LINE = re.compile(r"^\s*by\s+[^·|•–—\n]{2,60}?\s*[·|•–—]\s*(.{6,40}?)\s*$", re.I | re.M)
+_BYLINE_DATE_LINE = re.compile(
+    r"^\s*by\s+[^·|•–—\n]{2,60}?\s*[·|•–—]\s*(.{6,40}?)\s*$", re.I | re.M
+)
 
 
 class Rejected(Exception):
@@ -77,12 +91,17 @@ def extract(raw: RawInput, *, min_words: int = 50) -> Article:
 
 def _sniff_media_type(data: bytes) -> str:
     head = data[:2048].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head or b"<head" in head:
+    if (
+        head.startswith((b"<!doctype html", b"<html", b"<?xml"))
+        or b"<body" in head
+        or b"<head" in head
+    ):
         return "html"
     return "text"
 
 
 # --- HTML -------------------------------------------------------------------------------------
+
 
 def _from_html(raw: RawInput, page: str) -> Article:
     tree = load_html(page)
@@ -92,8 +111,12 @@ def _from_html(raw: RawInput, page: str) -> Article:
     structured = _structured_dates(tree)
     link_texts = {" ".join(a.text_content().split()) for a in tree.iter("a")}
     doc = trafilatura.bare_extraction(
-        tree, url=raw.url or None, with_metadata=True, include_comments=False,
-        include_tables=True, deduplicate=False,
+        tree,
+        url=raw.url or None,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
     )
     if doc is None or not (getattr(doc, "text", None) or "").strip():
         raise Rejected("not an article: no main text found (navigation, listing or empty page)")
@@ -204,6 +227,7 @@ def _html_lang(tree: Any) -> str:
 
 # --- Plain text and Markdown -----------------------------------------------------------------
 
+
 def _from_text(raw: RawInput, content: str, *, markdown: bool) -> Article:
     front: dict[str, str] = {}
     if markdown:
@@ -253,7 +277,7 @@ def _front_matter(content: str) -> tuple[dict[str, str], str]:
         key, sep, value = line.partition(":")
         if sep:
             fields[key.strip().lower()] = value.strip().strip("'\"")
-    return fields, content[end + 4:].lstrip("-\n")
+    return fields, content[end + 4 :].lstrip("-\n")
 
 
 def _markdown_title_and_text(content: str) -> tuple[str, str]:
@@ -286,6 +310,7 @@ def _stated_date(body: str) -> str | None:
 
 
 # --- Shared -----------------------------------------------------------------------------------
+
 
 def _new_article(raw: RawInput, text: str, *, canonical_url: str) -> Article:
     content_hash = text_fingerprint(text)

@@ -82,12 +82,15 @@ class Ledger:
     def start_run(self, target: str) -> str:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self._conn.execute(
-            "INSERT INTO ledger_runs(run_id, started_at, status, target) VALUES (?, ?, 'running', ?)",
+            "INSERT INTO ledger_runs(run_id, started_at, status, target) "
+            "VALUES (?, ?, 'running', ?)",
             (run_id, now_iso(), target),
         )
         return run_id
 
-    def finish_run(self, run_id: str, status: str, counts: dict[str, int], message: str = "") -> None:
+    def finish_run(
+        self, run_id: str, status: str, counts: dict[str, int], message: str = ""
+    ) -> None:
         self._conn.execute(
             "UPDATE ledger_runs SET finished_at=?, status=?, counts=?, message=? WHERE run_id=?",
             (now_iso(), status, json.dumps(counts), message, run_id),
@@ -102,7 +105,8 @@ class Ledger:
     def run_outcomes(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._conn.execute(
             "SELECT source, outcome, reason, doc_id, duplicate_of FROM ledger_outcomes "
-            "WHERE run_id=? ORDER BY rowid", (run_id,)
+            "WHERE run_id=? ORDER BY rowid",
+            (run_id,),
         ).fetchall()
         return [dict(r) for r in rows]
 
@@ -111,10 +115,11 @@ class Ledger:
         keys = list(sources)
         found: dict[str, SourceState] = {}
         for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
+            chunk = keys[i : i + 500]
             rows = self._conn.execute(
                 "SELECT source, raw_hash, content_hash, doc_id, outcome, reason, pipeline "
-                f"FROM ledger_sources WHERE source IN ({','.join('?' * len(chunk))})", chunk
+                f"FROM ledger_sources WHERE source IN ({','.join('?' * len(chunk))})",
+                chunk,
             ).fetchall()
             found.update({r["source"]: SourceState(**dict(r)) for r in rows})
         return found
@@ -122,7 +127,8 @@ class Ledger:
     def raw_hashes(self) -> dict[str, str]:
         """Source -> bytes hash of every input whose last outcome counts as done."""
         rows = self._conn.execute(
-            "SELECT source, raw_hash FROM ledger_sources WHERE outcome IN (?, ?) AND raw_hash IS NOT NULL",
+            "SELECT source, raw_hash FROM ledger_sources "
+            "WHERE outcome IN (?, ?) AND raw_hash IS NOT NULL",
             (Outcome.INDEXED.value, Outcome.DUPLICATE.value),
         ).fetchall()
         return {r["source"]: r["raw_hash"] for r in rows}
@@ -156,21 +162,33 @@ class Ledger:
         stamp = now_iso()
         with self._transaction():
             self._conn.executemany(
-                "INSERT INTO ledger_outcomes(run_id, source, outcome, reason, doc_id, duplicate_of, "
-                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, o.source, o.outcome.value, o.reason, o.doc_id, o.duplicate_of, stamp)
-                 for o in outcomes],
+                "INSERT INTO ledger_outcomes(run_id, source, outcome, reason, doc_id, "
+                "duplicate_of, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, o.source, o.outcome.value, o.reason, o.doc_id, o.duplicate_of, stamp)
+                    for o in outcomes
+                ],
             )
             self._conn.executemany(
-                "INSERT INTO ledger_sources(source, raw_hash, content_hash, doc_id, outcome, reason, "
-                "pipeline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO ledger_sources(source, raw_hash, content_hash, doc_id, outcome, "
+                "reason, pipeline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(source) DO UPDATE SET raw_hash=excluded.raw_hash, "
                 "content_hash=excluded.content_hash, doc_id=excluded.doc_id, "
                 "outcome=excluded.outcome, reason=excluded.reason, pipeline=excluded.pipeline, "
                 "updated_at=excluded.updated_at",
-                [(o.source, *hashes.get(o.source, (None, None)), o.doc_id, o.outcome.value,
-                  o.reason, pipeline, stamp)
-                 for o in outcomes if o.outcome is not Outcome.UNCHANGED],
+                [
+                    (
+                        o.source,
+                        *hashes.get(o.source, (None, None)),
+                        o.doc_id,
+                        o.outcome.value,
+                        o.reason,
+                        pipeline,
+                        stamp,
+                    )
+                    for o in outcomes
+                    if o.outcome is not Outcome.UNCHANGED
+                ],
             )
 
     def counts_by_outcome(self) -> dict[str, int]:
@@ -182,7 +200,8 @@ class Ledger:
     def rejections(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = self._conn.execute(
             "SELECT source, reason, updated_at FROM ledger_sources WHERE outcome=? "
-            "ORDER BY updated_at DESC LIMIT ?", (Outcome.REJECTED.value, limit)
+            "ORDER BY updated_at DESC LIMIT ?",
+            (Outcome.REJECTED.value, limit),
         ).fetchall()
         return [dict(r) for r in rows]
 

@@ -42,12 +42,20 @@ class RunReport:
 
     def summary(self) -> dict[str, Any]:
         """Small and JSON-able (fit for an Airflow XCom): never the articles themselves."""
-        return {"run_id": self.run_id, "status": self.status, "index": self.index,
-                "counts": self.counts, "elapsed_s": round(self.elapsed_s, 2)}
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "index": self.index,
+            "counts": self.counts,
+            "elapsed_s": round(self.elapsed_s, 2),
+        }
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "message": self.message,
-                "outcomes": [o.as_dict() for o in self.outcomes]}
+        return {
+            **self.summary(),
+            "message": self.message,
+            "outcomes": [o.as_dict() for o in self.outcomes],
+        }
 
     def table(self) -> str:
         """A plain-text outcome table for logs."""
@@ -63,7 +71,7 @@ class RunReport:
 
 
 def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1):]
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 def redact_target(index: str) -> str:
@@ -130,8 +138,12 @@ def ingest(
     files = discover(paths, settings.include, settings.exclude)
     missing = [p for p in paths if not Path(p).exists()]
     raws: list[Iterable[RawInput]] = [
-        [RawInput(key=str(Path(p).absolute()), kind="file", rejection="no such file or directory")
-         for p in missing],
+        [
+            RawInput(
+                key=str(Path(p).absolute()), kind="file", rejection="no such file or directory"
+            )
+            for p in missing
+        ],
         read_inputs([f for f in files if f.exists()], settings.max_input_bytes),
     ]
     ledger = Ledger(settings.ledger_path)
@@ -146,6 +158,7 @@ def ingest(
             report.run_id = ledger.start_run(report.index)
         bar = _progress_bar(len(files) + len(missing)) if progress else nullcontext(None)
         with bar as advance:
+
             def emit(outcome: InputOutcome) -> None:
                 report.outcomes.append(outcome)
                 if advance is not None:
@@ -153,8 +166,16 @@ def ingest(
                 if on_outcome is not None:
                     on_outcome(outcome)
 
-            _run(_chain(raws), settings, ledger, backend, report.run_id, emit,
-                 reprocess=reprocess, dry_run=dry_run)
+            _run(
+                _chain(raws),
+                settings,
+                ledger,
+                backend,
+                report.run_id,
+                emit,
+                reprocess=reprocess,
+                dry_run=dry_run,
+            )
         report.status = "dry_run" if dry_run else "ok"
     except TransientIndexError as exc:
         report.status = "failed"
@@ -163,8 +184,12 @@ def ingest(
     finally:
         report.elapsed_s = time.perf_counter() - started
         if not dry_run and report.run_id != "dry-run":
-            ledger.finish_run(report.run_id, report.status if report.status != "dry_run"
-                              else "failed", report.counts, report.message)
+            ledger.finish_run(
+                report.run_id,
+                report.status if report.status != "dry_run" else "failed",
+                report.counts,
+                report.message,
+            )
         ledger.close()
         if backend is not None:
             backend.close()
@@ -177,16 +202,22 @@ def _chain(sources: Iterable[Iterable[RawInput]]) -> Iterator[RawInput]:
 
 
 def _url_inputs(
-    urls: Sequence[str], settings: Settings, ledger: Ledger,
-    feeds: Sequence[str], sitemaps: Sequence[str], url_lists: Sequence[str],
+    urls: Sequence[str],
+    settings: Settings,
+    ledger: Ledger,
+    feeds: Sequence[str],
+    sitemaps: Sequence[str],
+    url_lists: Sequence[str],
 ) -> Iterator[RawInput]:
     from etl.fetch import discover_urls, fetch_inputs
 
-    found, rejected = discover_urls(urls, settings, feeds=feeds, sitemaps=sitemaps,
-                                    list_files=url_lists)
+    found, rejected = discover_urls(
+        urls, settings, feeds=feeds, sitemaps=sitemaps, list_files=url_lists
+    )
     yield from rejected
-    known = {k: s.raw_hash for k, s in ledger.states(found).items()
-             if s.raw_hash and s.outcome in DONE}
+    known = {
+        k: s.raw_hash for k, s in ledger.states(found).items() if s.raw_hash and s.outcome in DONE
+    }
     yield from fetch_inputs(found, settings, cache_path=settings.ledger_path, known_hashes=known)
 
 
@@ -213,8 +244,11 @@ def _run(
             for raw in chunk:
                 state = states.get(raw.key)
                 done_before = state is not None and state.outcome in DONE
-                if not reprocess and done_before and state is not None and (
-                    raw.not_modified or (not raw.rejection and state.raw_hash == raw.raw_hash)
+                if (
+                    not reprocess
+                    and done_before
+                    and state is not None
+                    and (raw.not_modified or (not raw.rejection and state.raw_hash == raw.raw_hash))
                 ):
                     skipped.append(InputOutcome(raw.key, Outcome.UNCHANGED, doc_id=state.doc_id))
                 else:
@@ -262,11 +296,17 @@ def _settle(
         article = p.article
         hashes[key] = (article.raw_hash, article.content_hash)
         holder = seen_content.get(article.content_hash) or ledger.holder_of_content(
-            article.content_hash, other_than=key)
+            article.content_hash, other_than=key
+        )
         if holder is not None and holder[1] != key:
             outcomes[key] = InputOutcome(
-                key, Outcome.DUPLICATE, reason=f"same content as {holder[1]}",
-                doc_id=holder[0], duplicate_of=holder[0], title=article.title)
+                key,
+                Outcome.DUPLICATE,
+                reason=f"same content as {holder[1]}",
+                doc_id=holder[0],
+                duplicate_of=holder[0],
+                title=article.title,
+            )
             continue
         seen_content[article.content_hash] = (article.id, key)
         to_index.append(article)
@@ -277,9 +317,12 @@ def _settle(
         for result in backend.upsert(to_index):
             if not result.ok:
                 source = next(a.source for a in to_index if a.id == result.doc_id)
-                outcomes[source] = InputOutcome(source, Outcome.REJECTED,
-                                                reason=f"index refused it: {result.reason}",
-                                                doc_id=result.doc_id)
+                outcomes[source] = InputOutcome(
+                    source,
+                    Outcome.REJECTED,
+                    reason=f"index refused it: {result.reason}",
+                    doc_id=result.doc_id,
+                )
         _drop_replaced(to_index, outcomes, ledger, backend)
     ordered = [outcomes[p.raw.key] for p in batch]
     if not dry_run:
@@ -293,7 +336,9 @@ def _raw_hash_of(p: Processed) -> str | None:
 
 
 def _drop_replaced(
-    indexed: Sequence[Article], outcomes: dict[str, InputOutcome], ledger: Ledger,
+    indexed: Sequence[Article],
+    outcomes: dict[str, InputOutcome],
+    ledger: Ledger,
     backend: IndexBackend,
 ) -> None:
     """A changed input whose document id changed (the id follows the content when there is no
@@ -319,13 +364,22 @@ def _progress_bar(total: int) -> Any:
 
     @contextmanager
     def bar() -> Iterator[ProgressCallback]:
-        columns = (TextColumn("[bold]ingesting"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[last]}"), TimeElapsedColumn())
+        columns = (
+            TextColumn("[bold]ingesting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, transient=True) as prog:
             task = prog.add_task("ingest", total=total or None, last="")
 
             def advance(outcome: InputOutcome) -> None:
-                prog.update(task, advance=1, last=f"{outcome.outcome.value}: {Path(outcome.source).name[:40]}")
+                prog.update(
+                    task,
+                    advance=1,
+                    last=f"{outcome.outcome.value}: {Path(outcome.source).name[:40]}",
+                )
 
             yield advance
 

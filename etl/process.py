@@ -42,7 +42,9 @@ def process_batch(raws: Sequence[RawInput], options: ProcessOptions) -> list[Pro
         except Rejected as exc:
             results.append(Processed(raw, rejection=str(exc)))
         except Exception as exc:  # a parser bug on one page must not stop the batch
-            results.append(Processed(raw, rejection=f"extraction failed: {type(exc).__name__}: {exc}"))
+            results.append(
+                Processed(raw, rejection=f"extraction failed: {type(exc).__name__}: {exc}")
+            )
     articles = [p.article for p in results if p.article is not None]
     if articles:
         nlp = load_nlp(options.model)
@@ -89,8 +91,9 @@ def process_stream(
             yield process_batch(batch, options)
         return
     context = multiprocessing.get_context("forkserver" if _threads_running() else "fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up,
-                             initargs=(options.model,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_warm_up, initargs=(options.model,)
+    ) as pool:
         in_flight: deque[Future[list[Processed]]] = deque()
         for batch in batched(raws, batch_size):
             in_flight.append(pool.submit(process_batch, batch, options))

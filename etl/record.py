@@ -121,7 +121,7 @@ class Article:
             "entities": [asdict(e) for e in self.entities],
             "date_mentions": [asdict(m) for m in self.date_mentions],
             "mentioned_year": sorted(
-                {int(m.value[:4]) for m in self.date_mentions if m.resolved and _is_year(m.value)}
+                {year for m in self.date_mentions if m.resolved and (year := _year_of(m.value))}
             ),
             "warning": list(self.warning),
             "word_count": self.word_count,
@@ -171,8 +171,10 @@ class Article:
         )
 
 
-def _is_year(value: str | None) -> bool:
-    return bool(value) and bool(re.match(r"^\d{4}", value or ""))
+def _year_of(value: str | None) -> int | None:
+    """The year a normalised date value starts in ("2025-FA" -> 2025; "199X" -> None)."""
+    match = re.match(r"^(\d{4})", value or "")
+    return int(match.group(1)) if match else None
 
 
 def sha256_hex(data: bytes) -> str:

@@ -180,7 +180,8 @@ class Settings:
                 env, "ARTICLE_ETL_FETCH_RETRY_BACKOFF", default.fetch_retry_backoff
             ),
             allowed_networks=tuple(
-                n.strip() for n in (env.get("ARTICLE_ETL_ALLOWED_NETWORKS") or "").split(",")
+                n.strip()
+                for n in (env.get("ARTICLE_ETL_ALLOWED_NETWORKS") or "").split(",")
                 if n.strip()
             ),
         )

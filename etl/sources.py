@@ -20,8 +20,18 @@ from etl.record import sha256_hex
 
 # Suffixes the pipeline reads. Anything else found while walking a directory is skipped
 # (not an input); a file named explicitly on the command line is read whatever its suffix.
-ARTICLE_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".txt", ".md", ".markdown",
-                    ".jsonl", ".ndjson")
+ARTICLE_SUFFIXES = (
+    ".html",
+    ".htm",
+    ".xhtml",
+    ".html.gz",
+    ".htm.gz",
+    ".txt",
+    ".md",
+    ".markdown",
+    ".jsonl",
+    ".ndjson",
+)
 MAX_GUNZIPPED_FACTOR = 50  # a .gz that inflates more than this is refused (gzip bomb)
 
 
@@ -67,8 +77,10 @@ def discover(
         path = Path(raw).expanduser()
         if path.is_dir():
             candidates: Iterable[Path] = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and is_article_file(p)
             )
         else:
@@ -115,15 +127,23 @@ def read_file(path: Path, max_bytes: int) -> Iterator[RawInput]:
         yield RawInput(key=key, kind="file", modified=modified, rejection="empty file")
         return
     if stat.st_size > max_bytes:
-        yield RawInput(key=key, kind="file", modified=modified,
-                       rejection=f"file too large: {stat.st_size:,} bytes > limit {max_bytes:,} "
-                                 "(ARTICLE_ETL_MAX_INPUT_BYTES)")
+        yield RawInput(
+            key=key,
+            kind="file",
+            modified=modified,
+            rejection=f"file too large: {stat.st_size:,} bytes > limit {max_bytes:,} "
+            "(ARTICLE_ETL_MAX_INPUT_BYTES)",
+        )
         return
     try:
         data = path.read_bytes()
     except OSError as exc:
-        yield RawInput(key=key, kind="file", modified=modified,
-                       rejection=f"cannot read file: {exc.strerror or exc}")
+        yield RawInput(
+            key=key,
+            kind="file",
+            modified=modified,
+            rejection=f"cannot read file: {exc.strerror or exc}",
+        )
         return
     if path.name.lower().endswith(".gz"):
         try:
@@ -134,8 +154,9 @@ def read_file(path: Path, max_bytes: int) -> Iterator[RawInput]:
     if path.name.lower().endswith((".jsonl", ".ndjson")):
         yield from _jsonl_records(key, data, modified)
         return
-    yield RawInput(key=key, kind="file", data=data, media_type=media_type_for(path.name),
-                   modified=modified)
+    yield RawInput(
+        key=key, kind="file", data=data, media_type=media_type_for(path.name), modified=modified
+    )
 
 
 def _gunzip(data: bytes, max_bytes: int) -> bytes:
@@ -159,10 +180,14 @@ def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield RawInput(key=rec_key, kind="jsonl", rejection=f"invalid JSON on line {lineno}: {exc}")
+            yield RawInput(
+                key=rec_key, kind="jsonl", rejection=f"invalid JSON on line {lineno}: {exc}"
+            )
             continue
         if not isinstance(record, dict):
-            yield RawInput(key=rec_key, kind="jsonl", rejection="JSON Lines record is not an object")
+            yield RawInput(
+                key=rec_key, kind="jsonl", rejection="JSON Lines record is not an object"
+            )
             continue
         url = record.get("url") if isinstance(record.get("url"), str) else ""
         html, text = record.get("html"), record.get("text")
@@ -171,12 +196,21 @@ def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
         elif isinstance(text, str) and text.strip():
             body, media_type = text, "text"
         else:
-            yield RawInput(key=rec_key, kind="jsonl", url=url or "",
-                           rejection='record has neither "html" nor "text"')
+            yield RawInput(
+                key=rec_key,
+                kind="jsonl",
+                url=url or "",
+                rejection='record has neither "html" nor "text"',
+            )
             continue
-        yield RawInput(key=rec_key, kind="jsonl",
-                       data=body.encode("utf-8"), media_type=media_type, url=url or "",
-                       modified=modified)
+        yield RawInput(
+            key=rec_key,
+            kind="jsonl",
+            data=body.encode("utf-8"),
+            media_type=media_type,
+            url=url or "",
+            modified=modified,
+        )
 
 
 def read_inputs(paths: Iterable[Path], max_bytes: int) -> Iterator[RawInput]:

@@ -21,39 +21,52 @@ DAGS = ROOT / "dags"
 BIN = Path(sys.executable).parent
 RESULT_MARK = "@@RESULT@@"
 
-# Runs inside the subprocess: parse the DAG folder, run one DAG with dag.test() once per conf
-# in argv[2] (a JSON list), print what the tests assert on. Task logs go to stderr.
+# Runs inside the subprocess. argv[1] is a JSON job: {"dag_id", "runs": [conf, ...],
+# "triggers": [conf, ...]}. Each run is one dag.test() (tasks run in this process); each
+# trigger goes through Airflow's own trigger path (the one the UI and REST API use), which
+# validates the conf against the DAG's params. Prints what the tests assert on.
 RUN_DAG_SCRIPT = textwrap.dedent(
     """
     import json, sys
+    from sqlalchemy import select
+    from airflow.api.common.trigger_dag import trigger_dag
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunTriggeredByType
 
-    dag_id, confs = sys.argv[1], json.loads(sys.argv[2])
+    job = json.loads(sys.argv[1])
+    dag_id = job["dag_id"]
     bag = DagBag()
     assert not bag.import_errors, bag.import_errors
     dag = bag.dags[dag_id]
+
+    def name(row):
+        return row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
+
     runs = []
-    for conf in confs:
+    for conf in job.get("runs", []):
         dr = dag.test(run_conf=conf)
         with create_session() as session:
-            tis = dr.get_task_instances(session=session)
-            states = {}
-            for ti in tis:
-                name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-                states[name] = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
-            xcoms = {}
-            for row in session.scalars(XComModel.get_many(run_id=dr.run_id, dag_ids=dag_id,
-                                                          key="return_value")):
-                name = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
-                xcoms[name] = XComModel.deserialize_value(row)
-        runs.append({"run_id": dr.run_id, "state": str(dr.state), "tasks": states,
-                     "xcoms": xcoms})
-    print("@@RESULT@@" + json.dumps(runs, default=str))
+            states = {name(ti): str(getattr(ti.state, "value", ti.state))
+                      for ti in dr.get_task_instances(session=session)}
+            xcoms = {name(x): XComModel.deserialize_value(x) for x in session.scalars(
+                XComModel.get_many(run_id=dr.run_id, dag_ids=dag_id, key="return_value"))}
+            events = [e.uri for e in session.scalars(
+                select(AssetEvent).where(AssetEvent.source_run_id == dr.run_id))]
+        runs.append({"run_id": dr.run_id, "state": str(getattr(dr.state, "value", dr.state)),
+                     "tasks": states, "xcoms": xcoms, "asset_events": events})
+    triggers = []
+    for conf in job.get("triggers", []):
+        try:
+            dr = trigger_dag(dag_id, conf=conf, triggered_by=DagRunTriggeredByType.TEST)
+            triggers.append({"ok": True, "run_id": dr.run_id if dr else None})
+        except Exception as exc:
+            triggers.append({"ok": False, "error": type(exc).__name__, "message": str(exc)})
+    print("@@RESULT@@" + json.dumps({"runs": runs, "triggers": triggers}, default=str))
     """
 )
-
 
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of an Airflow subprocess: isolated home and DB, this project's DAGs."""
@@ -111,7 +124,14 @@ def result_of(done: subprocess.CompletedProcess[str]) -> Any:
     )
 
 
-def run_dag(dag_id: str, confs: list[dict[str, Any]], env: dict[str, str]) -> dict[str, Any]:
-    """Run a DAG once per conf with ``dag.test()``; the runs' states and XComs, and the logs."""
-    done = run_python(RUN_DAG_SCRIPT, env, dag_id, json.dumps(confs))
-    return {"runs": result_of(done), "log": done.stdout + done.stderr}
+def run_dag(
+    dag_id: str,
+    env: dict[str, str],
+    runs: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    triggers: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """Run a DAG once per conf in ``runs`` with ``dag.test()``, then trigger it once per conf in
+    ``triggers``: the runs' task states, XComs and asset events, the triggers' errors, the log."""
+    job = {"dag_id": dag_id, "runs": list(runs), "triggers": list(triggers)}
+    done = run_python(RUN_DAG_SCRIPT, env, json.dumps(job))
+    return {**result_of(done), "log": done.stdout + done.stderr}

@@ -15,6 +15,7 @@ Search behaviour is the job of tests/test_backend_contract.py against a real clu
 from __future__ import annotations
 
 import base64
+import contextlib
 import fnmatch
 import json
 import socket
@@ -177,7 +178,11 @@ def _strict_violation(mapping: dict[str, Any], doc: dict[str, Any], where: str) 
 
 def _error(status: int, etype: str, reason: str) -> tuple[int, dict[str, Any]]:
     return status, {
-        "error": {"root_cause": [{"type": etype, "reason": reason}], "type": etype, "reason": reason},
+        "error": {
+            "root_cause": [{"type": etype, "reason": reason}],
+            "type": etype,
+            "reason": reason,
+        },
         "status": status,
     }
 
@@ -228,10 +233,8 @@ def _handler_for(es: EsDouble) -> type[BaseHTTPRequestHandler]:
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
         def finish(self) -> None:
-            try:
+            with contextlib.suppress(OSError):  # the socket was dropped on purpose
                 super().finish()
-            except OSError:
-                pass  # the socket was dropped on purpose
 
         # -------------------------------------------------------------- routing
 
@@ -324,11 +327,11 @@ def _handler_for(es: EsDouble) -> type[BaseHTTPRequestHandler]:
 
         def _aliases(self, actions: list[dict[str, Any]]) -> tuple[int, Any]:
             for action in actions:  # validate first: the real API is all-or-nothing
-                (kind, spec), = action.items()
+                ((kind, spec),) = action.items()
                 if spec["index"] not in es.indices:
                     return _error(404, "index_not_found_exception", spec["index"])
             for action in actions:
-                (kind, spec), = action.items()
+                ((kind, spec),) = action.items()
                 if kind == "add":
                     props = {k: v for k, v in spec.items() if k not in ("index", "alias")}
                     es._add_alias(spec["index"], spec["alias"], props)
@@ -342,8 +345,13 @@ def _handler_for(es: EsDouble) -> type[BaseHTTPRequestHandler]:
                 es._create_index(dest, {})
             docs = es.docs(source)
             es.indices[dest]["docs"].update({k: dict(v) for k, v in docs.items()})
-            return 200, {"took": 3, "total": len(docs), "created": len(docs), "updated": 0,
-                         "failures": []}
+            return 200, {
+                "took": 3,
+                "total": len(docs),
+                "created": len(docs),
+                "updated": 0,
+                "failures": [],
+            }
 
         def _get_doc(self, name: str, doc_id: str) -> tuple[int, Any]:
             missing = self._needs_index(name)
@@ -367,7 +375,7 @@ def _handler_for(es: EsDouble) -> type[BaseHTTPRequestHandler]:
             lines = r.ndjson()
             items, i = [], 0
             while i < len(lines):
-                (op, meta), = lines[i].items()
+                ((op, meta),) = lines[i].items()
                 source = lines[i + 1] if op != "delete" else None
                 i += 1 if op == "delete" else 2
                 items.append({op: self._bulk_item(op, meta, source, path_index, r)})
@@ -389,9 +397,12 @@ def _handler_for(es: EsDouble) -> type[BaseHTTPRequestHandler]:
             if index is None and not require_alias and target in es.indices:
                 index = target
             if index is None:
-                return err(404, "index_not_found_exception",
-                           f"no such index [{target}] and [require_alias] request flag is "
-                           f"[true] and [{target}] is not an alias")
+                return err(
+                    404,
+                    "index_not_found_exception",
+                    f"no such index [{target}] and [require_alias] request flag is "
+                    f"[true] and [{target}] is not an alias",
+                )
             base["_index"] = index
             if doc_id in es.faults.reject:
                 etype, reason = es.faults.reject[doc_id]
@@ -410,8 +421,11 @@ def _handler_for(es: EsDouble) -> type[BaseHTTPRequestHandler]:
             created = doc_id not in docs
             docs[doc_id] = source
             es.index_ops[doc_id] += 1
-            return {**base, "status": 201 if created else 200,
-                    "result": "created" if created else "updated"}
+            return {
+                **base,
+                "status": 201 if created else 200,
+                "result": "created" if created else "updated",
+            }
 
     return Handler
 

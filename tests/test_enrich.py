@@ -40,7 +40,9 @@ def test_a_lone_surname_without_a_full_name_stays_as_written() -> None:
 
 def test_shared_surname_goes_to_the_person_named_most_often() -> None:
     mentions = [Mention("Hillary Clinton", "PERSON")] * 3 + [
-        Mention("Bill Clinton", "PERSON"), Mention("Clinton", "PERSON")]
+        Mention("Bill Clinton", "PERSON"),
+        Mention("Clinton", "PERSON"),
+    ]
     people = by_type(resolve_entities(mentions), "person")
     assert people == {"Hillary Clinton": 4, "Bill Clinton": 1}
 
@@ -51,11 +53,22 @@ def test_acronym_counts_for_the_organisation_it_abbreviates() -> None:
 
 
 def test_types_are_grouped() -> None:
-    mentions = [Mention("Berlin", "GPE"), Mention("the Alps", "LOC"), Mention("Heathrow", "FAC"),
-                Mention("Kenyans", "NORP"), Mention("the Olympics", "EVENT"), Mention("42", "CARDINAL")]
+    mentions = [
+        Mention("Berlin", "GPE"),
+        Mention("the Alps", "LOC"),
+        Mention("Heathrow", "FAC"),
+        Mention("Kenyans", "NORP"),
+        Mention("the Olympics", "EVENT"),
+        Mention("42", "CARDINAL"),
+    ]
     types = {e.name: e.type for e in resolve_entities(mentions)}
-    assert types == {"Berlin": "location", "Alps": "location", "Heathrow": "location",
-                     "Kenyans": "group", "Olympics": "event"}
+    assert types == {
+        "Berlin": "location",
+        "Alps": "location",
+        "Heathrow": "location",
+        "Kenyans": "group",
+        "Olympics": "event",
+    }
 
 
 def test_clean_name() -> None:
@@ -77,8 +90,14 @@ def seed_article() -> Article:
 
 def test_seed_people_counted_as_people(seed_article: Article) -> None:
     people = by_type(seed_article.entities, "person")
-    for name in ("Vladimir Putin", "Yuri Ushakov", "Narendra Modi", "Donald Trump",
-                 "Steve Witkoff", "Jared Kushner"):
+    for name in (
+        "Vladimir Putin",
+        "Yuri Ushakov",
+        "Narendra Modi",
+        "Donald Trump",
+        "Steve Witkoff",
+        "Jared Kushner",
+    ):
         assert name in people, people
     assert people["Vladimir Putin"] >= 5
     assert "Putin" not in people

@@ -36,8 +36,11 @@ def folder(tmp_path: Path) -> Path:
     (src / "porto.txt").write_text("Porto approves tram line\n" + ARTICLE, encoding="utf-8")
     (src / "page.html").write_text(
         "<html lang='en'><head><title>Lisbon ferry</title></head><body><nav><a href='/'>Home</a>"
-        "</nav><article><h1>Lisbon ferry returns</h1><p>" + ARTICLE.replace("Porto", "Lisbon")
-        + "</p></article><footer>Copyright</footer></body></html>", encoding="utf-8")
+        "</nav><article><h1>Lisbon ferry returns</h1><p>"
+        + ARTICLE.replace("Porto", "Lisbon")
+        + "</p></article><footer>Copyright</footer></body></html>",
+        encoding="utf-8",
+    )
     return src
 
 
@@ -50,8 +53,9 @@ def test_ingest_then_unchanged_then_changed(folder: Path, settings: Settings) ->
     second = ingest([str(folder)], settings)
     assert second.counts["unchanged"] == 2 and second.counts["indexed"] == 0
 
-    (folder / "porto.txt").write_text("Porto approves tram line\n" + ARTICLE.replace(
-        "tram line", "cable car"), encoding="utf-8")
+    (folder / "porto.txt").write_text(
+        "Porto approves tram line\n" + ARTICLE.replace("tram line", "cable car"), encoding="utf-8"
+    )
     third = ingest([str(folder)], settings)
     assert outcomes(third)["porto.txt"][0] == "indexed"
     assert outcomes(third)["page.html"][0] == "unchanged"
@@ -74,16 +78,21 @@ def test_duplicate_names_the_earlier_document(folder: Path, settings: Settings) 
 
 
 def test_bad_inputs_each_get_a_reason_and_good_ones_are_indexed(
-        folder: Path, settings: Settings) -> None:
+    folder: Path, settings: Settings
+) -> None:
     (folder / "empty.txt").write_bytes(b"")
     (folder / "binary.txt").write_bytes(bytes(range(256)) * 64)
     (folder / "latin1.txt").write_bytes(
-        ("Café society in Zürich\n" + ARTICLE.replace("Porto", "Zürich café")).encode("latin-1"))
+        ("Café society in Zürich\n" + ARTICLE.replace("Porto", "Zürich café")).encode("latin-1")
+    )
     with open(folder / "huge.txt", "wb") as fh:  # 50 MB, sparse: costs no disk
         fh.truncate(50 * 1024 * 1024)
     (folder / "nav.html").write_text(
-        "<html><body><nav><ul>" + "".join(f"<li><a href='/p{i}'>Page {i}</a></li>" for i in range(40))
-        + "</ul></nav></body></html>", encoding="utf-8")
+        "<html><body><nav><ul>"
+        + "".join(f"<li><a href='/p{i}'>Page {i}</a></li>" for i in range(40))
+        + "</ul></nav></body></html>",
+        encoding="utf-8",
+    )
     (folder / "bomb.html.gz").write_bytes(gzip.compress(b"<html>" + b" " * 30_000_000))
 
     report = ingest([str(folder), str(folder / "missing.html")], settings)
@@ -103,7 +112,9 @@ def test_bad_inputs_each_get_a_reason_and_good_ones_are_indexed(
     index.close()
 
 
-def test_rejected_inputs_are_tried_again_but_done_ones_are_not(folder: Path, settings: Settings) -> None:
+def test_rejected_inputs_are_tried_again_but_done_ones_are_not(
+    folder: Path, settings: Settings
+) -> None:
     (folder / "empty.txt").write_bytes(b"")
     ingest([str(folder)], settings)
     again = outcomes(ingest([str(folder)], settings))
@@ -127,7 +138,9 @@ def test_ledger_keeps_runs_and_outcomes(folder: Path, settings: Settings) -> Non
     assert runs[0]["run_id"] == report.run_id and runs[0]["status"] == "ok"
     assert runs[0]["counts"]["indexed"] == 2
     assert {Path(o["source"]).name for o in ledger.run_outcomes(report.run_id)} == {
-        "porto.txt", "page.html"}
+        "porto.txt",
+        "page.html",
+    }
     ledger.close()
 
 
@@ -145,7 +158,8 @@ class BrokenIndex(SqliteBackend):
 
 
 def test_index_failure_fails_the_run_and_leaves_inputs_pending(
-        folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("etl.pipeline.open_backend", lambda s: BrokenIndex(s.index))
     with pytest.raises(TransientIndexError):
         ingest([str(folder)], settings)
@@ -166,11 +180,18 @@ def test_seed_article_is_indexed_and_searchable(seed: Path, settings: Settings) 
     result = index.search(SearchRequest(query="Donbas", facets=["person", "location"]))
     assert result.total == 1
     people = {v.value for v in result.facets["person"]}
-    assert {"Vladimir Putin", "Yuri Ushakov", "Narendra Modi", "Donald Trump", "Steve Witkoff",
-            "Jared Kushner"} <= people
+    assert {
+        "Vladimir Putin",
+        "Yuri Ushakov",
+        "Narendra Modi",
+        "Donald Trump",
+        "Steve Witkoff",
+        "Jared Kushner",
+    } <= people
     assert "Putin" not in people
     assert {"Donbas", "Ukraine", "Russia", "Moscow", "New Delhi"} <= {
-        v.value for v in result.facets["location"]}
+        v.value for v in result.facets["location"]
+    }
     doc = index.get(result.hits[0].id) or {}
     putin = next(e for e in doc["entities"] if e["name"] == "Vladimir Putin")
     assert putin["count"] >= 5

@@ -108,8 +108,10 @@ class SqliteBackend:
         )
         rows = {
             (doc_id, name, str(value))
-            for name, field in self.schema.facets.items() if field.type == "keyword"
-            for value in _as_list(doc.get(name)) if value not in (None, "")
+            for name, field in self.schema.facets.items()
+            if field.type == "keyword"
+            for value in _as_list(doc.get(name))
+            if value not in (None, "")
         }
         self._conn.executemany("INSERT INTO article_facets VALUES (?, ?, ?)", sorted(rows))
 
@@ -228,9 +230,15 @@ class SqliteBackend:
         doc = json.loads(row["doc"])
         snippet = row["snippet"] or _lead(doc.get("text", ""))
         return Hit(
-            id=row["id"], score=round(float(row["score"]), 4), title=doc.get("title", ""),
-            url=doc.get("url", ""), source=doc.get("source", ""), site=doc.get("site", ""),
-            published=doc.get("published"), language=doc.get("language", ""), snippet=snippet,
+            id=row["id"],
+            score=round(float(row["score"]), 4),
+            title=doc.get("title", ""),
+            url=doc.get("url", ""),
+            source=doc.get("source", ""),
+            site=doc.get("site", ""),
+            published=doc.get("published"),
+            language=doc.get("language", ""),
+            snippet=snippet,
         )
 
     def stats(self) -> dict[str, Any]:
