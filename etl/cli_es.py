@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from elasticsearch import Elasticsearch
 
 from etl import es_admin
 from etl.backends.base import IndexError_
@@ -85,13 +86,13 @@ def _settings(index: str | None, need_es: bool = True) -> Settings:
     return settings
 
 
-def _with_client(index: str | None, action: Callable[[Any, Settings], T]) -> T:
+def _with_client(index: str | None, action: Callable[[Settings, Elasticsearch], T]) -> T:
     settings = _settings(index)
     _quiet_client_logs()
     with _expected_errors():
         client = build_client(settings)
         try:
-            return action(client, settings)
+            return action(settings, client)
         finally:
             client.close()
 

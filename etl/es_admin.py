@@ -17,6 +17,8 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from etl.backends.base import IndexError_, IndexSetupError
-from etl.backends.elasticsearch import es_errors, read_alias, write_alias
+from etl.backends.elasticsearch import build_client, es_errors, read_alias, write_alias
 from etl.schema import Field, load_schema, mappings_dir
 from etl.settings import Settings
 
@@ -143,6 +145,19 @@ def write_template_file(settings: Settings, path: Path | None = None) -> Path:
 # --------------------------------------------------------------------------- operations
 
 
+@contextmanager
+def _client_for(settings: Settings, client: Elasticsearch | None) -> Iterator[Elasticsearch]:
+    """The caller's client, or one of our own that is closed afterwards."""
+    if client is not None:
+        yield client
+        return
+    own = build_client(settings)
+    try:
+        yield own
+    finally:
+        own.close()
+
+
 @dataclass(slots=True)
 class SetupReport:
     template: str
@@ -203,9 +218,9 @@ def versioned_indices(client: Elasticsearch, settings: Settings) -> list[str]:
     return sorted(names, key=lambda n: index_version(settings, n) or 0)
 
 
-def setup(client: Elasticsearch, settings: Settings) -> SetupReport:
+def setup(settings: Settings, client: Elasticsearch | None = None) -> SetupReport:
     """Idempotent: (re)put the template; create the first index and both aliases if missing."""
-    with es_errors("setting up the index"):
+    with _client_for(settings, client) as client, es_errors("setting up the index", settings.index):
         put_template(client, settings)
         actions = [f"put index template {template_name(settings)}"]
         existing = current_write_index(client, settings)
@@ -245,14 +260,14 @@ def _ensure_read_alias(
     actions.append(f"added read alias {read_alias(settings)} to {index}")
 
 
-def reindex(client: Elasticsearch, settings: Settings) -> ReindexReport:
+def reindex(settings: Settings, client: Elasticsearch | None = None) -> ReindexReport:
     """Copy the current index into a new version, then move both aliases in one request.
 
     Searches keep using the read alias on the old index until the atomic swap; the old index
     is kept (delete it once the new one is checked). Do not run ingest at the same time:
     documents written to the old index after the copy started would not be in the new one.
     """
-    with es_errors("reindexing"):
+    with _client_for(settings, client) as client, es_errors("reindexing", settings.index):
         source = current_write_index(client, settings)
         if source is None:
             raise _setup_error(settings)
@@ -302,9 +317,12 @@ def _setup_error(settings: Settings) -> IndexSetupError:
     )
 
 
-def status(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
+def status(settings: Settings, client: Elasticsearch | None = None) -> dict[str, Any]:
     """Cluster health, our versioned indices with doc counts, and where the aliases point."""
-    with es_errors("reading the cluster status"):
+    with (
+        _client_for(settings, client) as client,
+        es_errors("reading the cluster status", settings.index),
+    ):
         health = client.cluster.health().body
         indices = []
         for name in versioned_indices(client, settings):
