@@ -197,6 +197,8 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     stages: dict[str, Stage] = {}
     cold_load = cold_model_load_s(settings.spacy_model)
 
+    load_before = os.getloadavg()[0]
+
     # The parallel stages come first: process_stream forks its workers, and a worker forked
     # from a parent that already holds the spaCy model would not load it. In a real run the
     # parent never loads the model, so here neither does it until the one-process stages.
@@ -207,30 +209,46 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             count += sum(1 for p in batch if p.article is not None)
         return count
 
-    n_ok, stages["extract_plus_ner"] = timed(
-        "extract+NER (process_stream)",
-        lambda n: n,
-        extract_plus_ner,
-        note=f"{workers} workers, read + extract + enrich, results dropped",
-    )
-    if n_ok != docs:
-        raise BenchError(f"extract+NER: {docs - n_ok} of {docs} inputs rejected")
-
     def first_ingest() -> pipeline.RunReport:
+        for stale in out.glob("index.db*"):
+            stale.unlink()
         return pipeline.ingest([str(corpus)], settings)
 
-    report1, stages["end_to_end"] = timed(
-        "end-to-end (ingest)",
-        lambda r: len(r.outcomes),
-        first_ingest,
-        note=f"{workers} workers, + ledger, duplicate check, SQLite index",
-    )
+    # Each repeat runs both parallel stages, in alternating order (A B, B A, ...) so that a
+    # slow spell of the machine does not always fall on the same stage; the best of each counts.
+    tries: dict[str, list[Stage]] = {"extract_plus_ner": [], "end_to_end": []}
+    report1: pipeline.RunReport | None = None
+    for attempt in range(args.repeat):
+        order = ["extract_plus_ner", "end_to_end"]
+        for key in order if attempt % 2 == 0 else order[::-1]:
+            if key == "extract_plus_ner":
+                n_ok, stage = timed(
+                    "extract+NER",
+                    lambda n: n,
+                    extract_plus_ner,
+                    note=f"{workers} workers, read + extract + enrich, results dropped",
+                )
+                if n_ok != docs:
+                    raise BenchError(f"extract+NER: {docs - n_ok} of {docs} inputs rejected")
+            else:
+                report1, stage = timed(
+                    "end-to-end",
+                    lambda r: len(r.outcomes),
+                    first_ingest,
+                    note=f"{workers} workers, + ledger, duplicate check, SQLite index",
+                )
+                counts = report1.counts
+                if counts.get("indexed") != docs or len(report1.outcomes) != docs:
+                    raise BenchError(f"first ingest: expected {docs} indexed, got {counts}")
+            tries[key].append(stage)
+    for key, runs in tries.items():
+        stages[key] = min(runs, key=lambda s: s.seconds)
+    assert report1 is not None
     counts1 = report1.counts
-    if counts1.get("indexed") != docs or len(report1.outcomes) != docs:
-        raise BenchError(f"first ingest: expected {docs} indexed, got {counts1}")
+    last_first_run = tries["end_to_end"][-1]  # the run whose index and ledger the rerun finds
 
     report2, stages["second_run"] = timed(
-        "second run (ingest again)",
+        "second run",
         lambda r: len(r.outcomes),
         lambda: pipeline.ingest([str(corpus)], settings),
         note="every input unchanged",
@@ -288,7 +306,9 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     )
 
     e2e_ratio = stages["end_to_end"].rate / stages["extract_plus_ner"].rate
-    rerun_ratio = stages["second_run"].seconds / stages["end_to_end"].seconds
+    rerun_ratio = stages["second_run"].seconds / last_first_run.seconds
+    e2e_cpu = stages["end_to_end"].cpu_main_s + stages["end_to_end"].cpu_workers_s
+    ref_cpu = stages["extract_plus_ner"].cpu_main_s + stages["extract_plus_ner"].cpu_workers_s
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -301,7 +321,10 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "workers": workers,
         "model": settings.spacy_model,
         "base_files": len(base_files([Path(s) for s in args.source])),
+        "repeat": args.repeat,
         "stages": {k: v.as_dict() for k, v in stages.items()},
+        "attempts_seconds": {k: [round(s.seconds, 3) for s in v] for k, v in tries.items()},
+        "load_average_before": round(load_before, 2),
         "_stages": stages,
         "model_load_s": {
             "cold_subprocess": round(cold_load, 2),
@@ -316,6 +339,9 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "ratios": {
             "end_to_end_vs_extract_plus_ner": round(e2e_ratio, 3),
             "second_run_vs_first_run": round(rerun_ratio, 4),
+            # Diagnostic, not a target: CPU seconds of extract+NER / of end-to-end. Unlike
+            # wall time it does not move when other processes share the machine.
+            "cpu_extract_plus_ner_vs_end_to_end": round(ref_cpu / e2e_cpu, 3),
         },
         "targets": {
             "end_to_end_vs_extract_plus_ner": {
@@ -387,6 +413,25 @@ def render(result: dict[str, Any], console: Console) -> None:
         target = result["targets"][key]
         verdict = "[green]met[/]" if target["met"] else "[red]MISSED[/]"
         console.print(f"{label}: {ratios[key]:.3f} (target {target['target']}) {verdict}")
+    console.print(
+        f"CPU seconds extract+NER / end-to-end: {ratios['cpu_extract_plus_ner_vs_end_to_end']:.3f}"
+        " (diagnostic: the end-to-end rate the CPU cost alone allows, immune to other load)"
+    )
+    attempts = result["attempts_seconds"]
+    if result["repeat"] > 1:
+        console.print(
+            "attempts (s): extract+NER "
+            + ", ".join(f"{t:.1f}" for t in attempts["extract_plus_ner"])
+            + "; end-to-end "
+            + ", ".join(f"{t:.1f}" for t in attempts["end_to_end"])
+        )
+    cpus = result["machine"]["cpus"] or 1
+    if result["load_average_before"] > 0.5 * cpus:
+        console.print(
+            f"[yellow]warning:[/] load average {result['load_average_before']:.1f} on {cpus} "
+            "CPUs before the run: other processes share the machine and wall-clock rates are "
+            "noisy (use --repeat 3)"
+        )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -419,6 +464,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default: a temporary directory, removed afterwards)",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run extract+NER and end-to-end this many times each, interleaved, and keep the "
+        "fastest of each (default: 1; use 3 on a busy machine)",
+    )
+    parser.add_argument(
         "--source",
         action="append",
         default=None,
@@ -428,6 +480,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.docs < 1:
         parser.error("--docs must be at least 1")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     args.source = args.source or [str(p) for p in DEFAULT_SOURCES if p.exists()]
@@ -437,6 +491,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(stderr=args.json)
+    if not console.is_terminal:
+        console = Console(stderr=args.json, width=120)  # a log or a pipe: do not wrap at 80
     with _workdir(args.out) as out:
         try:
             result = run(args, out)

@@ -42,7 +42,8 @@ def _settings(index: str | None, **overrides: Any) -> Settings:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: never hard-wrap (a path split over two lines in a log cannot be copied)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -18,9 +18,9 @@ from elasticsearch import Elasticsearch
 
 from etl import es_admin
 from etl.backends.base import IndexError_
-from etl.backends.elasticsearch import build_client, redact_url
+from etl.backends.elasticsearch import build_client
 from etl.kibana import KibanaError, import_saved_objects
-from etl.settings import Settings
+from etl.settings import Settings, redact_url
 
 T = TypeVar("T")
 

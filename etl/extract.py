@@ -165,13 +165,18 @@ def _structured_dates(tree: Any) -> dict[str, set[str]]:
         for value in _json_values(data, "datePublished"):
             if isinstance(value, str) and len(value) >= 10:
                 found["structured_data"].add(value[:10])
-    for meta in tree.xpath("//meta"):
-        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+    # schema.org microdata is structured data too.
+    for el in tree.xpath("//*[@itemprop='datePublished']"):
+        value = el.get("content") or el.get("datetime") or ""
+        if value[:10].strip():
+            found["structured_data"].add(value[:10])
+    for meta in tree.xpath("//meta[@property or @name]"):
+        key = (meta.get("property") or meta.get("name") or "").lower()
         if key in _DATE_META and (meta.get("content") or "")[:10].strip():
             found["meta"].add((meta.get("content") or "")[:10])
-    for time_el in tree.xpath("//time[@pubdate or @itemprop='datePublished']"):
-        if (time_el.get("datetime") or "")[:10]:
-            found["meta"].add(time_el.get("datetime")[:10])
+    # A <time> element marked as the publication time (pubdate, or a "published" class).
+    for time_el in tree.xpath("//time[@datetime][@pubdate or contains(@class, 'publish')]"):
+        found["meta"].add((time_el.get("datetime") or "")[:10])
     return found
 
 

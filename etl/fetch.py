@@ -54,11 +54,11 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
-from urllib3.util.connection import create_connection
+from urllib3.util.connection import create_connection as create_connection  # tests spy on it
 
 from etl.fetch_cache import CacheEntry, FetchCache
 from etl.netguard import BlockedAddress, NetGuard
-from etl.settings import Settings
+from etl.settings import Settings, redact_url
 from etl.sources import RawInput
 
 LOG = logging.getLogger(__name__)
@@ -222,15 +222,6 @@ def _guarded_pool_manager(guard: NetGuard, settings: Settings) -> urllib3.PoolMa
 def host_of(url: str) -> str:
     """The rate-limit key: the host name, ports ignored (one machine, one budget)."""
     return (urlsplit(url).hostname or "").lower()
-
-
-def redact(url: str) -> str:
-    """A URL fit for logs and reasons: user:password replaced."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = "***@" + parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=netloc).geturl()
 
 
 def status_reason(status: int) -> str:
@@ -561,7 +552,7 @@ class Fetcher:
         except FetchError as exc:
             return RawInput(key=url, kind="url", url=exc.final_url or url, rejection=exc.reason)
         except Exception as exc:  # a bug must cost one input, not the run
-            LOG.exception("unexpected error fetching %s", redact(url))
+            LOG.exception("unexpected error fetching %s", redact_url(url))
             return RawInput(key=url, kind="url", url=url, rejection=f"fetch failed: {exc!r}")
         extra = {
             k: v
@@ -845,7 +836,7 @@ class _Dispatcher:
         try:
             self._update_cache(result)
         except sqlite3.OperationalError as exc:
-            LOG.warning("fetch cache not updated for %s: %s", redact(result.key), exc)
+            LOG.warning("fetch cache not updated for %s: %s", redact_url(result.key), exc)
 
     def _update_cache(self, result: RawInput) -> None:
         if result.not_modified:

@@ -21,9 +21,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from etl.backends.elasticsearch import redact_url
 from etl.schema import load_schema, mappings_dir
-from etl.settings import Settings
+from etl.settings import Settings, redact_url
 
 log = logging.getLogger(__name__)
 

@@ -84,8 +84,8 @@ def why_blocked(address: IPAddress) -> str | None:
         (address.is_link_local, "link-local"),
         (address.is_multicast, "multicast"),
         (address in _SHARED_SPACE, "shared address space"),
+        (address.is_reserved, "reserved"),  # 240/4 is also "private" to ipaddress
         (address.is_private, "private network"),
-        (address.is_reserved, "reserved"),
     )
     for hit, reason in checks:
         if hit:

@@ -20,7 +20,7 @@ from etl.backends.base import IndexBackend, TransientIndexError
 from etl.ledger import Ledger
 from etl.process import Processed, ProcessOptions, process_stream
 from etl.record import PIPELINE_VERSION, Article, InputOutcome, Outcome
-from etl.settings import Settings
+from etl.settings import Settings, redact_url
 from etl.sources import RawInput, discover, read_inputs
 
 DONE = {Outcome.INDEXED.value, Outcome.DUPLICATE.value}
@@ -72,18 +72,6 @@ class RunReport:
 
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
-
-
-def redact_target(index: str) -> str:
-    """The index target without credentials, for logs and the ledger."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    if "://" not in index:
-        return index
-    parts = urlsplit(index)
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def split_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -149,14 +137,14 @@ def ingest(
     ledger = Ledger(settings.ledger_path)
     if urls or feeds or sitemaps or url_lists:
         raws.append(_url_inputs(urls, settings, ledger, feeds, sitemaps, url_lists))
-    report = RunReport(run_id="dry-run", status="dry_run", index=redact_target(settings.index))
+    report = RunReport(run_id="dry-run", status="dry_run", index=redact_url(settings.index))
     backend: IndexBackend | None = None
     try:
         if not dry_run:
             backend = open_backend(settings)
             backend.ensure_ready()
             report.run_id = ledger.start_run(report.index)
-        bar = _progress_bar(len(files) + len(missing)) if progress else nullcontext(None)
+        bar = _progress_bar(len(files)) if progress else nullcontext(None)
         with bar as advance:
 
             def emit(outcome: InputOutcome) -> None:

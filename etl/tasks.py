@@ -369,19 +369,15 @@ def reindex(params: Mapping[str, Any]) -> dict[str, Any]:
             "ingest_files with reprocess=true instead."
         )
     from etl.backends.base import IndexError_, TransientIndexError
-    from etl.backends.elasticsearch import build_client
     from etl.es_admin import reindex as es_reindex
 
     log.info("reindexing %s", describe_index(settings))
-    client = build_client(settings)
     try:
-        report = es_reindex(client, settings)
+        report = es_reindex(settings)  # makes (and closes) its own client
     except TransientIndexError:
         raise  # the cluster is unreachable or overloaded: Airflow retries with backoff
     except IndexError_ as exc:
         fail(f"reindex failed: {exc}")  # missing alias, rejected documents: retrying won't help
-    finally:
-        client.close()
     result: dict[str, Any] = _jsonable(report.as_dict())
     log.info("reindex done: %s", json.dumps(result, sort_keys=True))
     return result

@@ -24,8 +24,8 @@ from trafilatura.feeds import FeedParameters, determine_feed, find_links, is_pot
 from trafilatura.sitemaps import DETECT_SITEMAP_LINK, SitemapObject, is_plausible_sitemap
 from trafilatura.utils import decode_file
 
-from etl.fetch import DOCUMENT_TYPES, Fetcher, FetchError, Response, _Inflater, redact
-from etl.settings import Settings
+from etl.fetch import DOCUMENT_TYPES, Fetcher, FetchError, Response, _Inflater
+from etl.settings import Settings, redact_url
 from etl.sources import RawInput
 
 LOG = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class _Found:
         try:
             self.add(canonicalize(raw))
         except InvalidURL as exc:
-            self.reject(redact(raw.strip()), str(exc))
+            self.reject(redact_url(raw.strip()), str(exc))
 
 
 def read_list_file(path: Path) -> list[str]:
@@ -166,7 +166,7 @@ def _read_feed(fetcher: Fetcher, feed: str) -> tuple[list[str], list[RawInput]]:
     try:
         url = canonicalize(feed)
     except InvalidURL as exc:
-        return [], [RawInput(key=redact(feed), kind="url", rejection=str(exc))]
+        return [], [RawInput(key=redact_url(feed), kind="url", rejection=str(exc))]
     try:
         response, text = _fetch_document(fetcher, url)
         text = text.strip()
@@ -238,7 +238,7 @@ def _read_sitemaps(fetcher: Fetcher, sitemap: str) -> tuple[list[str], list[RawI
     try:
         root = canonicalize(sitemap)
     except InvalidURL as exc:
-        return [], [RawInput(key=redact(sitemap), kind="url", rejection=str(exc))]
+        return [], [RawInput(key=redact_url(sitemap), kind="url", rejection=str(exc))]
     queue = _sitemap_start(fetcher, root)
     seen: set[str] = set()
     pages: list[str] = []

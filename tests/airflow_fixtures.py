@@ -68,6 +68,7 @@ RUN_DAG_SCRIPT = textwrap.dedent(
     """
 )
 
+
 def airflow_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of an Airflow subprocess: isolated home and DB, this project's DAGs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ARTICLE_ETL_"))}

@@ -35,7 +35,7 @@ class Recorded:
     method: str
     path: str
     query: dict[str, str]
-    headers: dict[str, str]
+    headers: dict[str, str]  # names lower-cased
     body: bytes
     status: int | None = None  # None: the connection was dropped without an answer
 
@@ -76,7 +76,9 @@ class EsDouble:
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -218,7 +220,7 @@ def _handler_for(es: EsDouble) -> type[BaseHTTPRequestHandler]:
                 method=self.command,
                 path=unquote(parts.path),
                 query={k: v[-1] for k, v in parse_qs(parts.query).items()},
-                headers={k: v for k, v in self.headers.items()},
+                headers={k.lower(): v for k, v in self.headers.items()},  # case-insensitive
                 body=body,
             )
             with es._lock:
@@ -240,7 +242,7 @@ def _handler_for(es: EsDouble) -> type[BaseHTTPRequestHandler]:
 
         def _route(self, r: Recorded) -> tuple[int, Any]:
             f = es.faults
-            if f.required_auth is not None and r.headers.get("Authorization") != f.required_auth:
+            if f.required_auth is not None and r.headers.get("authorization") != f.required_auth:
                 return _error(401, "security_exception", "unable to authenticate user")
             if f.any_503:
                 f.any_503 -= 1

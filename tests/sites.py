@@ -8,7 +8,9 @@ robots.txt and every kind of misbehaviour the fetcher must survive.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -93,10 +95,9 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
             reply = site._answer(self.path, {k.lower(): v for k, v in self.headers.items()})
             if reply.delay:
                 time.sleep(reply.delay)
-            try:
+            # The client may give up (timeout, size limit): expected, not an error.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._send(reply)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout, size limit): expected
 
         def _send(self, reply: Reply) -> None:
             self.send_response(reply.status)
@@ -277,4 +278,4 @@ def _flaky(_request: Request, count: int) -> Reply:
 def min_gap(requests: list[Request]) -> float:
     """Smallest time between consecutive request arrivals (inf for fewer than two)."""
     times = sorted(r.time for r in requests)
-    return min((b - a for a, b in zip(times, times[1:], strict=False)), default=float("inf"))
+    return min((b - a for a, b in itertools.pairwise(times)), default=float("inf"))

@@ -129,7 +129,10 @@ def test_html_metadata(articles: dict[str, Article]) -> None:
     assert harbor.author == ["Daniel Ferreira"]
     assert harbor.site == "The Harbor Ledger"
     assert harbor.host == "harborledger.example"
-    assert harbor.url == "https://harborledger.example/business/rotterdam-dockworkers-strike-automation"
+    assert (
+        harbor.url
+        == "https://harborledger.example/business/rotterdam-dockworkers-strike-automation"
+    )
     assert harbor.category == ["Business"]
     assert harbor.language == "en"
 
@@ -178,7 +181,12 @@ def test_gzipped_html_is_read(articles: dict[str, Article]) -> None:
         ("harbor-ledger-rotterdam-port-strike.html", "2024-11-07", {"structured_data"}, {"high"}),
         ("northwind-tech-review-solar-edge-servers.html", "2025-09-22", {"meta"}, {"high"}),
         ("alpine-science-daily-aletsch-glacier-melt.html", "2025-03-14", {"url"}, {"medium"}),
-        ("riverside-courier-bristol-library-reopens.html", "2025-06-04", {"text"}, {"low", "medium"}),
+        (
+            "riverside-courier-bristol-library-reopens.html",
+            "2025-06-04",
+            {"text"},
+            {"low", "medium"},
+        ),
         # microdata <meta itemprop="datePublished">: structured data, stated in a meta element
         (
             "rheinblick-rundschau-koeln-stadtbahn-porz.html",
@@ -282,7 +290,9 @@ def _page(title: str, charset: str = "utf-8") -> str:
 def test_json_lines_records_each_become_an_input(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
     lines = [
-        json.dumps({"url": "https://cafe.example/2025/05/06/reopens", "html": _page("Café reopens")}),
+        json.dumps(
+            {"url": "https://cafe.example/2025/05/06/reopens", "html": _page("Café reopens")}
+        ),
         json.dumps({"url": "https://news.example/b", "text": "Corner café reopens\n\n" + BODY * 2}),
         "{this is not json",
         json.dumps({"url": "https://news.example/c"}),
@@ -331,7 +341,9 @@ def test_latin1_text_decodes_with_encoding_guessed(tmp_path: Path) -> None:
     path.write_bytes(("Café reopens in the old town\n\n" + BODY * 2).encode("latin-1"))
     article = _extract(path)
     assert article.title == "Café reopens in the old town"
-    assert "café" in article.text and "René Dubois" in article.text and "crème brûlée" in article.text
+    assert (
+        "café" in article.text and "René Dubois" in article.text and "crème brûlée" in article.text
+    )
     assert "\ufffd" not in article.text
     assert "encoding_guessed" in article.warning
 

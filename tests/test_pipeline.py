@@ -205,3 +205,34 @@ def test_parallel_workers_give_the_same_result(folder: Path, tmp_path: Path) -> 
     settings = Settings(index=str(tmp_path / "par.db"), workers=2)
     report = ingest([str(folder)], settings)
     assert report.counts["indexed"] == 2
+
+
+def test_two_processes_can_ingest_into_one_index_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    index = tmp_path / "shared.db"
+    folders = []
+    for n in range(2):
+        folder = tmp_path / f"batch{n}"
+        folder.mkdir()
+        for i in range(3):
+            (folder / f"a{i}.txt").write_text(
+                f"Story {n}-{i}\n" + ARTICLE.replace("Porto", f"Town{n}x{i}"), encoding="utf-8"
+            )
+        folders.append(folder)
+    env = {**os.environ, "ARTICLE_ETL_INDEX": str(index), "ARTICLE_ETL_WORKERS": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "etl", "ingest", str(f), "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for f in folders
+    ]
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr.decode()
+    assert SqliteBackend(index).count() == 6
+    assert len(Ledger(index).runs()) == 2

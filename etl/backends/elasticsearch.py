@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from elasticsearch import (
     ApiError,
@@ -49,7 +49,7 @@ from etl.backends.base import (
 )
 from etl.record import Article
 from etl.schema import load_schema
-from etl.settings import Settings
+from etl.settings import Settings, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +77,6 @@ def read_alias(settings: Settings) -> str:
 
 def write_alias(settings: Settings) -> str:
     return f"{settings.es_alias}-write"
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password@ (safe for logs and messages)."""
-    parts = urlsplit(url)
-    if not parts.username and not parts.password:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _url_credentials(url: str) -> tuple[str, str] | None:

