@@ -164,6 +164,44 @@ def peak_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
 
 
+class WorkerPeak:
+    """The largest peak RSS (``VmHWM``) of this process's worker processes, sampled while they
+    run. ``RUSAGE_CHILDREN`` cannot tell it: a forked child starts with its parent's high-water
+    mark, so it reports at least the parent's size at any fork. Needs psutil (else None)."""
+
+    def __init__(self) -> None:
+        self.mib: float | None = None
+        self._pids: list[int] = []
+        try:
+            import psutil
+        except ImportError:
+            self._psutil = None
+        else:
+            self._psutil = psutil
+
+    def sample(self) -> None:
+        if self._psutil is None:
+            return
+        peaks = [p for p in map(_hwm_mib, self._pids) if p is not None]
+        if len(peaks) < len(self._pids) or not self._pids:  # a worker ended or none known yet
+            me = self._psutil.Process()
+            self._pids = [c.pid for c in me.children(recursive=True)]
+            peaks = [p for p in map(_hwm_mib, self._pids) if p is not None]
+        if peaks:
+            self.mib = max(self.mib or 0.0, *peaks)
+
+
+def _hwm_mib(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def cold_model_load_s(model: str) -> float:
     """Load the model in a fresh interpreter (also warms the OS file cache for the timed stages,
     so that the first parallel stage does not pay for a cold disk)."""
@@ -198,6 +236,7 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     cold_load = cold_model_load_s(settings.spacy_model)
 
     load_before = os.getloadavg()[0]
+    worker_peak = WorkerPeak()
 
     # The parallel stages come first: process_stream forks its workers, and a worker forked
     # from a parent that already holds the spaCy model would not load it. In a real run the
@@ -207,12 +246,21 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         raws = read_inputs(discover([corpus]), settings.max_input_bytes)
         for batch in process_stream(raws, options, workers=workers):
             count += sum(1 for p in batch if p.article is not None)
+            worker_peak.sample()
         return count
 
     def first_ingest() -> pipeline.RunReport:
         for stale in out.glob("index.db*"):
             stale.unlink()
-        return pipeline.ingest([str(corpus)], settings)
+        seen = 0
+
+        def on_outcome(_: object) -> None:  # sample once a batch, as extract+NER does
+            nonlocal seen
+            seen += 1
+            if seen % PIPELINE_BATCH == 0:
+                worker_peak.sample()
+
+        return pipeline.ingest([str(corpus)], settings, on_outcome=on_outcome)
 
     # Each repeat runs both parallel stages, in alternating order (A B, B A, ...) so that a
     # slow spell of the machine does not always fall on the same stage; the best of each counts.
@@ -256,6 +304,7 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     counts2 = report2.counts
     if counts2.get("unchanged") != docs:
         raise BenchError(f"second ingest: expected {docs} unchanged, got {counts2}")
+    main_peak_ingest = peak_mib(resource.RUSAGE_SELF)  # before this process loads the model
     backend = SqliteBackend(settings.index)
     try:
         indexed_docs = backend.count()
@@ -331,8 +380,11 @@ def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             "warm_in_parent": round(warm_load, 2),
         },
         "peak_memory_mib": {
+            "main_during_ingest": round(main_peak_ingest, 1),
             "main": round(peak_mib(resource.RUSAGE_SELF), 1),
-            "largest_child": round(peak_mib(resource.RUSAGE_CHILDREN), 1),
+            "largest_worker": None if worker_peak.mib is None else round(worker_peak.mib, 1),
+            # At least the parent's size at a fork (see WorkerPeak): an upper bound only.
+            "rusage_children": round(peak_mib(resource.RUSAGE_CHILDREN), 1),
         },
         "first_run_counts": counts1,
         "second_run_counts": counts2,
@@ -402,9 +454,12 @@ def render(result: dict[str, Any], console: Console) -> None:
         f"spaCy model load: {load['cold_subprocess']:.2f} s in a fresh process "
         f"(each worker pays about this), {load['warm_in_parent']:.2f} s in this one"
     )
+    worker = "n/a (no psutil)" if mem["largest_worker"] is None else f"{mem['largest_worker']:.0f}"
     console.print(
-        f"peak memory (max RSS): main process {mem['main']:.0f} MiB, "
-        f"largest worker {mem['largest_child']:.0f} MiB"
+        f"peak memory (max RSS): main process {mem['main_during_ingest']:.0f} MiB during the "
+        f"parallel stages and ingest, {mem['main']:.0f} MiB overall (it holds the model and "
+        "every article for the one-process stages), "
+        f"largest worker {worker} MiB (x {result['workers']} workers)"
     )
     for key, label in (
         ("end_to_end_vs_extract_plus_ner", "end-to-end / extract+NER"),

@@ -49,7 +49,8 @@ def _western(data: bytes) -> bool:
     return high > 0 and high / max(1, letters) < 0.3
 
 
-def decode(data: bytes, *, html: bool = False) -> Decoded:
+def decode(data: bytes, *, html: bool = False, declared: str | None = None) -> Decoded:
+    """Text of ``data``. ``declared``: the charset the HTTP response named, if any."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
@@ -59,6 +60,12 @@ def decode(data: bytes, *, html: bool = False) -> Decoded:
     head = data[:8192]
     if _looks_binary(head):
         raise NotText("binary file (not text)")
+    if declared:
+        try:
+            codecs.lookup(declared)
+            return Decoded(data.decode(declared, errors="replace"), declared.lower(), False)
+        except LookupError:
+            pass  # an unknown charset name in a header: detect instead
     if html:
         match = _META_CHARSET.search(data[:4096])
         if match:

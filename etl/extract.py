@@ -76,7 +76,11 @@ def extract(raw: RawInput, *, min_words: int = 50) -> Article:
     try:
         # A JSON Lines record's HTML was decoded with the JSON: its bytes are UTF-8 whatever
         # its <meta charset> says.
-        decoded = decode(raw.data, html=media_type == "html" and raw.kind != "jsonl")
+        decoded = decode(
+            raw.data,
+            html=media_type == "html" and raw.kind != "jsonl",
+            declared=raw.extra.get("charset") or None,
+        )
     except NotText as exc:
         raise Rejected(str(exc)) from None
     if media_type == "html":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,12 +124,13 @@ class Ledger:
             found.update({r["source"]: SourceState(**dict(r)) for r in rows})
         return found
 
-    def raw_hashes(self) -> dict[str, str]:
-        """Source -> bytes hash of every input whose last outcome counts as done."""
+    def settled_hashes(self, pipeline: str) -> dict[str, str]:
+        """Source -> bytes hash of every input that needs no work while its bytes stay the
+        same: indexed or duplicate, or rejected by this same pipeline version."""
         rows = self._conn.execute(
-            "SELECT source, raw_hash FROM ledger_sources "
-            "WHERE outcome IN (?, ?) AND raw_hash IS NOT NULL",
-            (Outcome.INDEXED.value, Outcome.DUPLICATE.value),
+            "SELECT source, raw_hash FROM ledger_sources WHERE raw_hash IS NOT NULL "
+            "AND (outcome IN (?, ?) OR (outcome = ? AND pipeline = ?))",
+            (Outcome.INDEXED.value, Outcome.DUPLICATE.value, Outcome.REJECTED.value, pipeline),
         ).fetchall()
         return {r["source"]: r["raw_hash"] for r in rows}
 
@@ -153,7 +154,7 @@ class Ledger:
         self,
         run_id: str,
         outcomes: Sequence[InputOutcome],
-        hashes: dict[str, tuple[str | None, str | None]],
+        hashes: Mapping[str, tuple[str | None, str | None]],
         pipeline: str,
     ) -> None:
         """Record outcomes in one transaction. ``hashes``: source -> (raw hash, content hash).

@@ -17,7 +17,7 @@ from typing import Any
 
 from etl.backends import open_backend
 from etl.backends.base import IndexBackend, TransientIndexError
-from etl.ledger import Ledger
+from etl.ledger import Ledger, SourceState
 from etl.process import Processed, ProcessOptions, process_stream
 from etl.record import PIPELINE_VERSION, Article, InputOutcome, Outcome
 from etl.settings import Settings, redact_url
@@ -88,7 +88,7 @@ def changed_files(paths: Sequence[str], settings: Settings) -> list[str]:
     files = discover(paths, settings.include, settings.exclude)
     ledger = Ledger(settings.ledger_path)
     try:
-        known = ledger.raw_hashes()
+        known = ledger.settled_hashes(PIPELINE_VERSION)
     finally:
         ledger.close()
     changed = []
@@ -230,24 +230,44 @@ def _run(
             states = ledger.states(r.key for r in chunk)
             skipped: list[InputOutcome] = []
             for raw in chunk:
-                state = states.get(raw.key)
-                done_before = state is not None and state.outcome in DONE
-                if (
-                    not reprocess
-                    and done_before
-                    and state is not None
-                    and (raw.not_modified or (not raw.rejection and state.raw_hash == raw.raw_hash))
-                ):
-                    skipped.append(InputOutcome(raw.key, Outcome.UNCHANGED, doc_id=state.doc_id))
-                else:
+                settled = _settled_outcome(raw, states.get(raw.key), reprocess=reprocess)
+                if settled is None:
                     yield raw
+                else:
+                    skipped.append(settled)
             if skipped and not dry_run:
-                ledger.record(run_id, skipped, {}, PIPELINE_VERSION)
+                # Unchanged inputs keep their state; a still-rejected one is recorded again.
+                hashes = {o.source: (_known_hash(states.get(o.source)), None) for o in skipped}
+                ledger.record(run_id, skipped, hashes, PIPELINE_VERSION)
             for outcome in skipped:
                 emit(outcome)
 
     for batch in process_stream(to_process(), options, workers=settings.workers):
         _settle(batch, ledger, backend, run_id, emit, seen_content, dry_run=dry_run)
+
+
+def _settled_outcome(
+    raw: RawInput, state: SourceState | None, *, reprocess: bool
+) -> InputOutcome | None:
+    """The outcome of an input that needs no parsing: unreadable (rejected with the reason);
+    the same bytes as last time and indexed or a duplicate then (``unchanged``); the same bytes
+    that this pipeline version rejected (``rejected`` again, same reason). None: process it."""
+    if raw.rejection:
+        return InputOutcome(raw.key, Outcome.REJECTED, reason=raw.rejection)
+    if reprocess or state is None:
+        return None
+    same_bytes = raw.not_modified or state.raw_hash == raw.raw_hash
+    if not same_bytes:
+        return None
+    if state.outcome in DONE:
+        return InputOutcome(raw.key, Outcome.UNCHANGED, doc_id=state.doc_id)
+    if state.outcome == Outcome.REJECTED.value and state.pipeline == PIPELINE_VERSION:
+        return InputOutcome(raw.key, Outcome.REJECTED, reason=state.reason)
+    return None
+
+
+def _known_hash(state: SourceState | None) -> str | None:
+    return state.raw_hash if state is not None else None
 
 
 def _windows(items: Iterable[RawInput], size: int) -> Iterator[list[RawInput]]:

@@ -49,7 +49,9 @@ airflow_start() {
     for c in "${_components[@]}"; do
         if _running "$c"; then echo "$c already running"; continue; fi
         # setsid: each component leads its own process group, so stop can end its children.
-        setsid airflow "$c" >"$AIRFLOW_HOME/logs/$c.out" 2>&1 < /dev/null &
+        local args=("$c")
+        [[ "$c" == api-server ]] && args+=(--port "${AIRFLOW_PORT:-8080}")
+        setsid airflow "${args[@]}" >"$AIRFLOW_HOME/logs/$c.out" 2>&1 < /dev/null &
         echo $! >"$(_pidfile "$c")"
         echo "started $c (pid $!, log .airflow/logs/$c.out)"
     done

@@ -112,14 +112,25 @@ def test_bad_inputs_each_get_a_reason_and_good_ones_are_indexed(
     index.close()
 
 
-def test_rejected_inputs_are_tried_again_but_done_ones_are_not(
-    folder: Path, settings: Settings
+def test_unchanged_rejected_inputs_keep_their_reason_without_reparsing(
+    folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (folder / "empty.txt").write_bytes(b"")
-    ingest([str(folder)], settings)
+    (folder / "short.txt").write_text("Too short to be an article.", encoding="utf-8")
+    first = outcomes(ingest([str(folder)], settings))
+    assert first["short.txt"][0] == "rejected"
+    # Nothing is parsed again: the second run must not need the extractor at all.
+    monkeypatch.setattr("etl.process.extract", lambda *a, **k: pytest.fail("parsed again"))
     again = outcomes(ingest([str(folder)], settings))
-    assert again["empty.txt"][0] == "rejected"
+    assert again["short.txt"] == first["short.txt"]
+    assert again["empty.txt"] == ("rejected", "empty file")
     assert again["porto.txt"][0] == "unchanged"
+    assert changed_files([str(folder)], settings) == [str(folder / "empty.txt")]
+    monkeypatch.undo()
+    (folder / "short.txt").write_text(
+        "Braga\n" + ARTICLE.replace("Porto", "Braga"), encoding="utf-8"
+    )
+    assert outcomes(ingest([str(folder)], settings))["short.txt"][0] == "indexed"
 
 
 def test_reprocess_and_dry_run(folder: Path, settings: Settings) -> None:
@@ -232,7 +243,7 @@ def test_two_processes_can_ingest_into_one_index_at_once(tmp_path: Path) -> None
         for f in folders
     ]
     for proc in procs:
-        stdout, stderr = proc.communicate(timeout=300)
+        _stdout, stderr = proc.communicate(timeout=300)
         assert proc.returncode == 0, stderr.decode()
     assert SqliteBackend(index).count() == 6
     assert len(Ledger(index).runs()) == 2

@@ -8,13 +8,15 @@ from etl.settings import Settings, redact_url
 
 
 def test_environment_maps_onto_settings() -> None:
-    s = Settings.from_env({
-        "ARTICLE_ETL_INDEX": "https://es.example:9200",
-        "ARTICLE_ETL_WORKERS": "3",
-        "ARTICLE_ETL_SPACY_MODEL": "my_model",
-        "ARTICLE_ETL_ALLOWED_NETWORKS": "127.0.0.0/8, ::1/128",
-        "ARTICLE_ETL_ES_VERIFY_CERTS": "true",
-    })
+    s = Settings.from_env(
+        {
+            "ARTICLE_ETL_INDEX": "https://es.example:9200",
+            "ARTICLE_ETL_WORKERS": "3",
+            "ARTICLE_ETL_SPACY_MODEL": "my_model",
+            "ARTICLE_ETL_ALLOWED_NETWORKS": "127.0.0.0/8, ::1/128",
+            "ARTICLE_ETL_ES_VERIFY_CERTS": "true",
+        }
+    )
     assert s.uses_elasticsearch and s.workers == 3 and s.spacy_model == "my_model"
     assert s.allowed_networks == ("127.0.0.0/8", "::1/128")
     assert s.es_verify_certs is True
@@ -30,11 +32,13 @@ def test_bad_values_are_refused_with_the_variable_name() -> None:
 
 
 def test_secrets_never_appear_in_reprs() -> None:
-    s = Settings.from_env({
-        "ARTICLE_ETL_INDEX": "https://elastic:hunter2-in-url@es.example:9200",
-        "ARTICLE_ETL_ES_PASSWORD": "hunter2-password",
-        "ARTICLE_ETL_ES_API_KEY": "hunter2-api-key",
-    })
+    s = Settings.from_env(
+        {
+            "ARTICLE_ETL_INDEX": "https://elastic:hunter2-in-url@es.example:9200",
+            "ARTICLE_ETL_ES_PASSWORD": "hunter2-password",
+            "ARTICLE_ETL_ES_API_KEY": "hunter2-api-key",
+        }
+    )
     shown = repr(s) + str(s) + f"{s}"
     assert "hunter2" not in shown
     assert "es.example:9200" in shown
