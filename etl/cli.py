@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from etl.settings import Settings
+
+if TYPE_CHECKING:
+    from etl.backends.base import IndexBackend
 
 app = typer.Typer(
     help="Turn article files and web pages into a searchable, faceted index.",
@@ -181,7 +184,6 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Full-text search with facets and filters."""
-    from etl.backends import open_backend
     from etl.backends.base import IndexError_, SearchRequest
 
     request = SearchRequest(
@@ -196,7 +198,7 @@ def search(
     )
     settings = _settings(index)
     _require_index(settings)
-    backend = open_backend(settings)
+    backend = _open_backend(settings)
     try:
         result = backend.search(request)
     except ValueError as exc:
@@ -234,6 +236,16 @@ def search(
         )
 
 
+def _open_backend(settings: Settings) -> IndexBackend:
+    from etl.backends import open_backend
+    from etl.backends.base import IndexError_
+
+    try:
+        return open_backend(settings)
+    except IndexError_ as exc:
+        _fail(str(exc))
+
+
 def _require_index(settings: Settings) -> None:
     if not settings.uses_elasticsearch and not Path(settings.index).exists():
         _fail(
@@ -249,11 +261,10 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one enriched article record."""
-    from etl.backends import open_backend
 
     settings = _settings(index)
     _require_index(settings)
-    backend = open_backend(settings)
+    backend = _open_backend(settings)
     try:
         doc = backend.get(doc_id)
     finally:
@@ -378,12 +389,11 @@ def status(
 @app.command()
 def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Index statistics: documents, languages, sites, warnings, publication years."""
-    from etl.backends import open_backend
     from etl.backends.base import SearchRequest
 
     settings = _settings(index)
     _require_index(settings)
-    backend = open_backend(settings)
+    backend = _open_backend(settings)
     try:
         result = backend.search(
             SearchRequest(

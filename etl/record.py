@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -118,8 +118,11 @@ class Article:
             "published": self.published,
             "published_source": self.published_source,
             "published_confidence": self.published_confidence,
-            "entities": [asdict(e) for e in self.entities],
-            "date_mentions": [asdict(m) for m in self.date_mentions],
+            "entities": [
+                {"name": e.name, "type": e.type, "count": e.count, "aliases": list(e.aliases)}
+                for e in self.entities
+            ],
+            "date_mentions": [_fields_of(m) for m in self.date_mentions],
             "mentioned_year": sorted(
                 {year for m in self.date_mentions if m.resolved and (year := _year_of(m.value))}
             ),
@@ -169,6 +172,11 @@ class Article:
             pipeline_version=doc.get("pipeline_version", PIPELINE_VERSION),
             processed_at=doc.get("processed_at", ""),
         )
+
+
+def _fields_of(obj: Any) -> dict[str, Any]:
+    """A flat dataclass as a dict, without ``asdict``'s deep copy (a hot path)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 def _year_of(value: str | None) -> int | None:

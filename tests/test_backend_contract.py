@@ -100,7 +100,7 @@ def _sqlite(tmp_path: Path) -> IndexBackend:
 def _elasticsearch(tmp_path: Path) -> IndexBackend:
     url = os.environ.get("ES_URL")
     if not url:
-        pytest.skip("ES_URL not set: no live Elasticsearch here (README: Elasticsearch, 'Tests, and what was not run')")
+        pytest.skip("ES_URL not set: no live Elasticsearch here (README: 'Elasticsearch')")
     from etl.backends.elasticsearch import ElasticsearchBackend
     from etl.es_admin import setup
     from etl.settings import Settings

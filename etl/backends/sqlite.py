@@ -18,6 +18,7 @@ from etl.backends.base import (
     FacetValue,
     Hit,
     IndexResult,
+    IndexSetupError,
     SearchRequest,
     SearchResult,
 )
@@ -25,6 +26,7 @@ from etl.record import Article
 from etl.schema import Schema, load_schema
 from etl.sqlite_util import connect
 
+INDEX_FORMAT = 2  # PRAGMA user_version of index files this code writes and reads
 HISTOGRAM_WIDTH = {"year": 4, "month": 7, "day": 10}
 SNIPPET_TOKENS = 24
 
@@ -42,6 +44,16 @@ class SqliteBackend:
     # --- setup --------------------------------------------------------------------------------
     def ensure_ready(self) -> None:
         columns = ", ".join(self._text_fields)
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        has_tables = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'articles_fts'"
+        ).fetchone()
+        if has_tables and version != INDEX_FORMAT:
+            raise IndexSetupError(
+                f"{self.path} was written by another version of article-etl (index format "
+                f"{version}, this one reads {INDEX_FORMAT}): move it away and ingest again "
+                "with --reprocess"
+            )
         self._conn.executescript(
             f"""
             CREATE TABLE IF NOT EXISTS articles (
@@ -50,8 +62,10 @@ class SqliteBackend:
                 doc       TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+            -- The FTS row shares the articles row's rowid: replacing a document is a lookup
+            -- by rowid, not a scan of the text table.
             CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
-                id UNINDEXED, {columns},
+                {columns},
                 tokenize = 'porter unicode61 remove_diacritics 2',
                 prefix = '2 3'
             );
@@ -62,6 +76,7 @@ class SqliteBackend:
                 PRIMARY KEY (field, value, doc_id)
             ) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS article_facets_doc ON article_facets(doc_id);
+            PRAGMA user_version = {INDEX_FORMAT};
             """
         )
 
@@ -97,14 +112,15 @@ class SqliteBackend:
 
     def _insert(self, doc: dict[str, Any]) -> None:
         doc_id = doc["id"]
-        self._conn.execute(
+        cursor = self._conn.execute(
             "INSERT INTO articles(id, published, doc) VALUES (?, ?, ?)",
             (doc_id, doc.get("published"), json.dumps(doc, ensure_ascii=False)),
         )
         placeholders = ", ".join("?" * (len(self._text_fields) + 1))
         self._conn.execute(
-            f"INSERT INTO articles_fts(id, {', '.join(self._text_fields)}) VALUES ({placeholders})",
-            (doc_id, *(doc.get(f) or "" for f in self._text_fields)),
+            f"INSERT INTO articles_fts(rowid, {', '.join(self._text_fields)}) "
+            f"VALUES ({placeholders})",
+            (cursor.lastrowid, *(doc.get(f) or "" for f in self._text_fields)),
         )
         rows = {
             (doc_id, name, str(value))
@@ -126,8 +142,11 @@ class SqliteBackend:
             raise
 
     def _delete_one(self, doc_id: str) -> None:
-        self._conn.execute("DELETE FROM articles WHERE id=?", (doc_id,))
-        self._conn.execute("DELETE FROM articles_fts WHERE id=?", (doc_id,))
+        row = self._conn.execute("SELECT rowid FROM articles WHERE id=?", (doc_id,)).fetchone()
+        if row is None:
+            return
+        self._conn.execute("DELETE FROM articles_fts WHERE rowid=?", (row[0],))
+        self._conn.execute("DELETE FROM articles WHERE rowid=?", (row[0],))
         self._conn.execute("DELETE FROM article_facets WHERE doc_id=?", (doc_id,))
 
     # --- reading ------------------------------------------------------------------------------
@@ -144,12 +163,12 @@ class SqliteBackend:
         where, params = self._filters(request)
         if match:
             weights = ", ".join(str(f.search_weight) for f in self.schema.text_fields)
-            text_col = self._text_fields.index("text") + 1  # +1: the id column comes first
+            text_col = self._text_fields.index("text")
             matched = (
-                f"SELECT a.id AS id, -bm25(articles_fts, 0, {weights}) AS score, "
+                f"SELECT a.id AS id, -bm25(articles_fts, {weights}) AS score, "
                 f"snippet(articles_fts, {text_col}, '<mark>', '</mark>', '…', {SNIPPET_TOKENS}) "
                 "AS snippet, a.doc AS doc, a.published AS published "
-                "FROM articles_fts JOIN articles a ON a.id = articles_fts.id "
+                "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
                 f"WHERE articles_fts MATCH ? {where}"
             )
             params = [match, *params]
@@ -275,6 +294,8 @@ def to_fts_query(query: str) -> str:
     parts: list[str] = []
     # English possessives, as Elasticsearch's english analyzer drops them: Putin's -> Putin.
     for token in _TOKEN.findall(re.sub(r"(\w)['’]s\b", r"\1", query.strip())):
+        if token == "AND":
+            continue  # words are ANDed anyway
         if token == "OR" and parts and parts[-1] != "OR":
             parts.append("OR")
             continue
