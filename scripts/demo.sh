@@ -82,6 +82,9 @@ section "article-etl search Donbas --facet person --facet location --facet site 
 section "article-etl search solar --facet site --facet language --facet author"
 "${ETL[@]}" search solar --facet site --facet language --facet author
 
+section "article-etl search --facet person --facet organization --facet location --histogram year --size 3"
+"${ETL[@]}" search --facet person --facet organization --facet location --histogram year --size 3
+
 section "done"
 echo "Index: ${ARTICLE_ETL_INDEX#"$ROOT"/}. Run again: nothing new is found (the ledger knows the"
 echo "files); DEMO_REPROCESS=1 processes them again. Airflow UI: bash scripts/airflow_env.sh start"
