@@ -2,8 +2,8 @@
 
 Public API (what the pipeline calls):
 
-- ``discover_urls(urls, settings, feeds=..., sitemaps=..., list_files=...)``: canonical,
-  de-duplicated article URLs plus the inputs rejected while discovering them.
+- ``etl.url_discovery.discover_urls(urls, settings, feeds=, sitemaps=, list_files=)``:
+  canonical, de-duplicated article URLs plus the inputs rejected while discovering them.
 - ``fetch_inputs(urls, settings, cache_path=..., known_hashes=...)``: one ``RawInput`` per URL,
   yielded as fetches complete.
 
@@ -714,20 +714,6 @@ def sha256_hex(data: bytes) -> str:
 
 
 # --- the public API -----------------------------------------------------------------------
-
-
-def discover_urls(
-    urls: Sequence[str],
-    settings: Settings,
-    *,
-    feeds: Sequence[str] = (),
-    sitemaps: Sequence[str] = (),
-    list_files: Sequence[str] = (),
-) -> tuple[list[str], list[RawInput]]:
-    """Canonical, de-duplicated article URLs from every source, plus rejected inputs."""
-    from etl.url_discovery import discover  # imported here: url_discovery imports this module
-
-    return discover(urls, settings, feeds=feeds, sitemaps=sitemaps, list_files=list_files)
 
 
 def fetch_inputs(

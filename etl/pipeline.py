@@ -197,7 +197,8 @@ def _url_inputs(
     sitemaps: Sequence[str],
     url_lists: Sequence[str],
 ) -> Iterator[RawInput]:
-    from etl.fetch import discover_urls, fetch_inputs
+    from etl.fetch import fetch_inputs
+    from etl.url_discovery import discover_urls
 
     found, rejected = discover_urls(
         urls, settings, feeds=feeds, sitemaps=sitemaps, list_files=url_lists

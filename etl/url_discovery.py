@@ -97,7 +97,7 @@ def read_list_file(path: Path) -> list[str]:
     return [s for s in (line.split(" #", 1)[0].strip() for line in lines) if s and s[0] != "#"]
 
 
-def discover(
+def discover_urls(
     urls: Sequence[str],
     settings: Settings,
     *,
@@ -105,6 +105,7 @@ def discover(
     sitemaps: Sequence[str] = (),
     list_files: Sequence[str] = (),
 ) -> tuple[list[str], list[RawInput]]:
+    """Canonical, de-duplicated article URLs from every source, plus rejected inputs."""
     found = _Found()
     for url in urls:
         found.add_named(url)

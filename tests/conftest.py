@@ -4,11 +4,17 @@ and a temporary embedded index, so they never touch the user's data/ folder."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from etl.settings import Settings
+
+if TYPE_CHECKING:
+    from etl.backends.elasticsearch import ElasticsearchBackend
+    from tests.es_double import EsDouble
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "articles"
@@ -40,3 +46,24 @@ def seed() -> Path:
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture
+def es() -> Iterator[EsDouble]:
+    """The loopback Elasticsearch stand-in (records requests, injects faults; never searches)."""
+    from tests.es_double import EsDouble
+
+    with EsDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def es_backend(es_settings: Settings) -> Iterator[ElasticsearchBackend]:
+    """An ElasticsearchBackend set up against the stand-in (``es_settings``: per module)."""
+    from etl import es_admin
+    from etl.backends.elasticsearch import ElasticsearchBackend
+
+    es_admin.setup(es_settings)
+    backend = ElasticsearchBackend.from_settings(es_settings)
+    yield backend
+    backend.close()

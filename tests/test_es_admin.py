@@ -4,7 +4,6 @@ settings from the Airflow connection through the official provider."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -18,12 +17,6 @@ from etl.cli_es import es_app
 from etl.settings import Settings
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def es() -> Iterator[EsDouble]:
-    with EsDouble() as double:
-        yield double
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -31,22 +30,8 @@ def article(doc_id: str, **changes: object) -> Article:
 
 
 @pytest.fixture
-def es() -> Iterator[EsDouble]:
-    with EsDouble() as double:
-        yield double
-
-
-@pytest.fixture
 def es_settings(es: EsDouble) -> Settings:
     return Settings(index=es.url, es_retry_initial_backoff=0.001, es_max_retries=3)
-
-
-@pytest.fixture
-def backend(es_settings: Settings) -> Iterator[ElasticsearchBackend]:
-    es_admin.setup(es_settings)
-    b = ElasticsearchBackend.from_settings(es_settings)
-    yield b
-    b.close()
 
 
 # --------------------------------------------------------------------------- bulk
@@ -62,9 +47,9 @@ def test_bulk_actions_use_article_id_and_write_alias() -> None:
 
 
 def test_upsert_indexes_through_write_alias_and_refreshes_once(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
-    results = backend.upsert([article(f"d{i}") for i in range(5)])
+    results = es_backend.upsert([article(f"d{i}") for i in range(5)])
     assert [(r.doc_id, r.ok) for r in results] == [(f"d{i}", True) for i in range(5)]
     bulk = es.calls(path_part="_bulk")
     assert len(bulk) == 1 and bulk[0].query.get("require_alias") == "true"
@@ -75,44 +60,44 @@ def test_upsert_indexes_through_write_alias_and_refreshes_once(
     assert [r.path for r in refreshes] == ["/articles-write/_refresh"]
     # Stored in the concrete index behind the alias, readable through the read alias.
     assert set(es.docs("articles-v1")) == {f"d{i}" for i in range(5)}
-    assert backend.count() == 5
-    assert backend.get("d3") == article("d3").to_document()
-    assert backend.get("missing") is None
+    assert es_backend.count() == 5
+    assert es_backend.get("d3") == article("d3").to_document()
+    assert es_backend.get("missing") is None
 
 
 def test_upsert_again_replaces_instead_of_duplicating(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
-    backend.upsert([article("d1", title="First")])
-    backend.upsert([article("d1", title="Second")])
-    assert backend.count() == 1
-    assert (backend.get("d1") or {})["title"] == "Second"
+    es_backend.upsert([article("d1", title="First")])
+    es_backend.upsert([article("d1", title="Second")])
+    assert es_backend.count() == 1
+    assert (es_backend.get("d1") or {})["title"] == "Second"
 
 
 def test_chunks_follow_settings(es: EsDouble, es_settings: Settings) -> None:
     settings = replace(es_settings, es_chunk_docs=2)
     es_admin.setup(settings)
-    backend = ElasticsearchBackend.from_settings(settings)
-    backend.upsert([article(f"c{i}") for i in range(5)])
+    es_backend = ElasticsearchBackend.from_settings(settings)
+    es_backend.upsert([article(f"c{i}") for i in range(5)])
     assert [len(r.ndjson()) // 2 for r in es.calls(path_part="_bulk")] == [2, 2, 1]
 
 
-def test_delete_removes_documents(es: EsDouble, backend: ElasticsearchBackend) -> None:
-    backend.upsert([article("d1"), article("d2")])
-    backend.delete(["d1", "never-indexed"])
-    assert backend.get("d1") is None and backend.count() == 1
+def test_delete_removes_documents(es: EsDouble, es_backend: ElasticsearchBackend) -> None:
+    es_backend.upsert([article("d1"), article("d2")])
+    es_backend.delete(["d1", "never-indexed"])
+    assert es_backend.get("d1") is None and es_backend.count() == 1
 
 
 def test_ensure_ready_without_setup_says_what_to_run(es_settings: Settings) -> None:
-    backend = ElasticsearchBackend.from_settings(es_settings)
+    es_backend = ElasticsearchBackend.from_settings(es_settings)
     with pytest.raises(IndexSetupError, match="article-etl es setup"):
-        backend.ensure_ready()
+        es_backend.ensure_ready()
 
 
 def test_upsert_without_alias_never_creates_an_index(es: EsDouble, es_settings: Settings) -> None:
-    backend = ElasticsearchBackend.from_settings(es_settings)
+    es_backend = ElasticsearchBackend.from_settings(es_settings)
     with pytest.raises(IndexSetupError, match="es setup"):
-        backend.upsert([article("d1")])
+        es_backend.upsert([article("d1")])
     assert es.indices == {}
 
 
@@ -233,11 +218,11 @@ CANNED = {
 
 
 def test_search_sends_body_to_read_alias_and_parses_same_shape(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     es.canned_search = CANNED
     request = SearchRequest(query="strike", facets=["person"], histogram="month")
-    result = backend.search(request)
+    result = es_backend.search(request)
     (sent,) = es.calls(path_part="_search")
     assert sent.path == "/articles/_search"
     assert sent.json() == build_search_body(request)
@@ -292,23 +277,23 @@ def live_settings() -> Settings:
 def test_live_setup_index_search_and_reindex_while_searching(live_settings: Settings) -> None:
     es_admin.setup(live_settings)
     es_admin.setup(live_settings)  # idempotent
-    backend = ElasticsearchBackend.from_settings(live_settings)
+    es_backend = ElasticsearchBackend.from_settings(live_settings)
     try:
-        backend.ensure_ready()
+        es_backend.ensure_ready()
         docs = [
             article("l1", title="Harbour strike ends", published="2025-03-14"),
             article("l2", title="Dock workers return", published="2025-04-02", language="fr"),
             article("l3", title="Budget vote", published="2024-11-30"),
         ]
-        assert all(r.ok for r in backend.upsert(docs))
-        result = backend.search(
+        assert all(r.ok for r in es_backend.upsert(docs))
+        result = es_backend.search(
             SearchRequest(query="strike", facets=["language"], histogram="year")
         )
         assert [h.id for h in result.hits][:1] == ["l1"] and "<mark>" in result.hits[0].snippet
-        facets = backend.search(SearchRequest(facets=["language"], histogram="year"))
+        facets = es_backend.search(SearchRequest(facets=["language"], histogram="year"))
         assert facets.facets["language"][0] == FacetValue("en", 2)
         assert facets.histogram == [FacetValue("2024", 1), FacetValue("2025", 2)]
-        bad = backend.upsert([article("l4", published="not a date")])
+        bad = es_backend.upsert([article("l4", published="not a date")])
         assert not bad[0].ok and "published" in bad[0].reason
 
         errors: list[BaseException] = []
@@ -317,7 +302,7 @@ def test_live_setup_index_search_and_reindex_while_searching(live_settings: Sett
         def keep_searching() -> None:
             while not stop.is_set():
                 try:
-                    assert backend.search(SearchRequest()).total == 3
+                    assert es_backend.search(SearchRequest()).total == 3
                 except BaseException as exc:  # reported below
                     errors.append(exc)
 
@@ -328,8 +313,8 @@ def test_live_setup_index_search_and_reindex_while_searching(live_settings: Sett
         searcher.join()
         assert not errors, errors[:1]
         assert report.docs_copied == 3 and report.dest.endswith("-v2")
-        assert backend.count() == 3
+        assert es_backend.count() == 3
     finally:
-        backend.client.indices.delete(index=f"{live_settings.es_alias}-v*")
-        backend.client.indices.delete_index_template(name=es_admin.template_name(live_settings))
-        backend.close()
+        es_backend.client.indices.delete(index=f"{live_settings.es_alias}-v*")
+        es_backend.client.indices.delete_index_template(name=es_admin.template_name(live_settings))
+        es_backend.close()

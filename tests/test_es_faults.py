@@ -1,4 +1,4 @@
-"""Failure handling of the Elasticsearch backend, against the loopback double (not ES):
+"""Failure handling of the Elasticsearch es_backend, against the loopback double (not ES):
 429 storms, 503s, connection resets, partial bulk failures, unreachable hosts, refused
 credentials, and that no credential ever shows up in logs or messages."""
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,22 +27,8 @@ def articles(n: int) -> list[Article]:
 
 
 @pytest.fixture
-def es() -> Iterator[EsDouble]:
-    with EsDouble() as double:
-        yield double
-
-
-@pytest.fixture
 def es_settings(es: EsDouble) -> Settings:
     return Settings(index=es.url, es_retry_initial_backoff=0.001, es_max_retries=4)
-
-
-@pytest.fixture
-def backend(es_settings: Settings) -> Iterator[ElasticsearchBackend]:
-    es_admin.setup(es_settings)
-    b = ElasticsearchBackend.from_settings(es_settings)
-    yield b
-    b.close()
 
 
 def assert_each_indexed_once(es: EsDouble, ids: list[str]) -> None:
@@ -55,72 +40,72 @@ def assert_each_indexed_once(es: EsDouble, ids: list[str]) -> None:
 
 
 def test_after_a_429_storm_every_document_is_indexed_exactly_once(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     es.faults.bulk_429 = 3
-    results = backend.upsert(articles(6))
+    results = es_backend.upsert(articles(6))
     assert all(r.ok for r in results)
     assert_each_indexed_once(es, [f"d{i}" for i in range(6)])
     assert [r.status for r in es.calls(path_part="_bulk")] == [429, 429, 429, 200]
 
 
 def test_item_level_429_is_retried_for_that_document_only(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     es.faults.item_429 = {"d2": 2}
-    assert all(r.ok for r in backend.upsert(articles(4)))
+    assert all(r.ok for r in es_backend.upsert(articles(4)))
     assert_each_indexed_once(es, ["d0", "d1", "d2", "d3"])
     retried = [[h["index"]["_id"] for h in r.ndjson()[::2]] for r in es.calls(path_part="_bulk")]
     assert retried == [["d0", "d1", "d2", "d3"], ["d2"], ["d2"]]
 
 
 def test_persistent_item_429_raises_transient_error(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     es.faults.item_429 = {"d1": 1000}
     with pytest.raises(TransientIndexError, match=r"1 document\(s\) not indexed.*429"):
-        backend.upsert(articles(3))
+        es_backend.upsert(articles(3))
 
 
 def test_503_then_recovery_indexes_everything_once(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     es.faults.bulk_503 = 2
-    assert all(r.ok for r in backend.upsert(articles(3)))
+    assert all(r.ok for r in es_backend.upsert(articles(3)))
     assert_each_indexed_once(es, ["d0", "d1", "d2"])
 
 
 def test_persistent_503_raises_transient_error_with_clear_message(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     es.faults.bulk_503 = 1000
     with pytest.raises(TransientIndexError) as info:
-        backend.upsert(articles(2))
+        es_backend.upsert(articles(2))
     message = str(info.value)
     assert "503" in message and "pending" in message and es.url in message
     assert es.docs("articles") == {}
 
 
-def test_connection_reset_is_retried(es: EsDouble, backend: ElasticsearchBackend) -> None:
+def test_connection_reset_is_retried(es: EsDouble, es_backend: ElasticsearchBackend) -> None:
     es.faults.reset = 2
-    assert all(r.ok for r in backend.upsert(articles(3)))
+    assert all(r.ok for r in es_backend.upsert(articles(3)))
     assert [r.status for r in es.calls(path_part="_bulk")] == [None, None, 200]
     assert_each_indexed_once(es, ["d0", "d1", "d2"])
 
 
 def test_persistent_connection_resets_raise_transient_error(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     es.faults.reset = 1000
     with pytest.raises(TransientIndexError, match="cannot reach Elasticsearch"):
-        backend.upsert(articles(2))
+        es_backend.upsert(articles(2))
 
 
 # --------------------------------------------------------------------------- rejected documents
 
 
 def test_partial_bulk_failure_rejects_only_the_failed_documents_with_es_reason(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     es.faults.reject = {
         "d1": ("mapper_parsing_exception", "failed to parse field [published] of type [date]"),
@@ -129,7 +114,7 @@ def test_partial_bulk_failure_rejects_only_the_failed_documents_with_es_reason(
             "mapping set to strict, dynamic introduction of [extra] within [_doc] is not allowed",
         ),
     }
-    results = backend.upsert(articles(5))
+    results = es_backend.upsert(articles(5))
     by_id = {r.doc_id: r for r in results}
     assert [r.doc_id for r in results] == ["d0", "d1", "d2", "d3", "d4"]
     assert not by_id["d1"].ok
@@ -145,11 +130,11 @@ def test_partial_bulk_failure_rejects_only_the_failed_documents_with_es_reason(
 
 
 def test_the_double_enforces_the_templates_strict_mapping(
-    es: EsDouble, backend: ElasticsearchBackend
+    es: EsDouble, es_backend: ElasticsearchBackend
 ) -> None:
     # Sanity of the double itself: a document with an unmapped field is refused like ES does.
     es.indices["articles-v1"]["mappings"]["properties"].pop("tag")
-    (result,) = backend.upsert(articles(1))
+    (result,) = es_backend.upsert(articles(1))
     assert not result.ok
     assert "strict_dynamic_mapping_exception" in result.reason and "[tag]" in result.reason
 
@@ -160,16 +145,16 @@ def test_the_double_enforces_the_templates_strict_mapping(
 def test_unreachable_host_raises_transient_error_quickly_and_clearly() -> None:
     url = f"http://127.0.0.1:{unused_port()}"
     settings = Settings(index=url, es_retry_initial_backoff=0.001, es_max_retries=2)
-    backend = ElasticsearchBackend.from_settings(settings)
+    es_backend = ElasticsearchBackend.from_settings(settings)
     started = time.monotonic()
     with pytest.raises(TransientIndexError) as info:
-        backend.upsert(articles(2))
+        es_backend.upsert(articles(2))
     assert time.monotonic() - started < 10
     message = str(info.value)
     assert message.startswith(f"cannot reach Elasticsearch at {url} while indexing 2 document(s)")
     assert "\n" not in message
     with pytest.raises(TransientIndexError, match="cannot reach Elasticsearch"):
-        backend.ensure_ready()
+        es_backend.ensure_ready()
 
 
 def test_refused_credentials_are_a_setup_error_not_a_rejection(
@@ -178,11 +163,11 @@ def test_refused_credentials_are_a_setup_error_not_a_rejection(
     es_admin.setup(es_settings)
     es.faults.required_auth = basic_auth_header("etl", "the-right-one")
     settings = replace(es_settings, es_username="etl", es_password=Secret("wrong"))
-    backend = ElasticsearchBackend.from_settings(settings)
+    es_backend = ElasticsearchBackend.from_settings(settings)
     with pytest.raises(IndexSetupError, match=r"refused the credentials \(401\)"):
-        backend.upsert(articles(1))
+        es_backend.upsert(articles(1))
     with pytest.raises(IndexSetupError, match=r"refused the credentials \(401\)"):
-        backend.count()
+        es_backend.count()
 
 
 def test_no_credential_in_any_log_line_or_error_message(
@@ -205,14 +190,14 @@ def test_no_credential_in_any_log_line_or_error_message(
             es_max_retries=2,
         )
         es_admin.setup(basic)
-        backend = ElasticsearchBackend.from_settings(basic)
-        messages.append(repr(backend))
+        es_backend = ElasticsearchBackend.from_settings(basic)
+        messages.append(repr(es_backend))
         es.faults.reject = {"d1": ("mapper_parsing_exception", "bad date")}
         es.faults.bulk_429 = 1
-        messages += [r.reason for r in backend.upsert(articles(2))]
+        messages += [r.reason for r in es_backend.upsert(articles(2))]
         es.faults.bulk_503 = 1000
         with pytest.raises(TransientIndexError) as transient:
-            backend.upsert(articles(1))
+            es_backend.upsert(articles(1))
         messages.append(str(transient.value))
         es.faults.bulk_503 = 0
 

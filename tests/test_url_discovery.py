@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 import etl.fetch as fetch_module
-from etl.fetch import discover_urls
 from etl.settings import Settings
-from etl.url_discovery import InvalidURL, canonicalize, read_list_file
+from etl.url_discovery import InvalidURL, canonicalize, discover_urls, read_list_file
 from tests.sites import XML, Reply, Site, min_gap, news_site, running
 
 RATE = 20.0
