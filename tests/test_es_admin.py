@@ -8,13 +8,13 @@ from dataclasses import replace
 
 import pytest
 from es_double import EsDouble, unused_port
-from test_es_mapping import full_article
 from typer.testing import CliRunner
 
 from etl import es_admin
 from etl.backends.elasticsearch import ElasticsearchBackend
 from etl.cli_es import es_app
 from etl.settings import Settings
+from tests.records import full_article
 
 runner = CliRunner()
 

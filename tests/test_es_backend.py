@@ -11,7 +11,6 @@ from dataclasses import replace
 
 import pytest
 from es_double import EsDouble
-from test_es_mapping import full_article
 
 from etl import es_admin
 from etl.backends.base import FacetValue, IndexSetupError, SearchRequest
@@ -23,6 +22,7 @@ from etl.backends.elasticsearch import (
 )
 from etl.record import Article
 from etl.settings import Settings
+from tests.records import full_article
 
 
 def article(doc_id: str, **changes: object) -> Article:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from es_double import EsDouble, basic_auth_header, unused_port
-from test_es_mapping import full_article
 
 from etl import es_admin
 from etl.backends.base import IndexSetupError, TransientIndexError
 from etl.backends.elasticsearch import ElasticsearchBackend
 from etl.record import Article
 from etl.settings import Secret, Settings
+from tests.records import full_article
 
 SECRET = "s3cr3t-Pa55-7f1e9"  # distinctive: grep for it in every log line and message
 

@@ -2,41 +2,9 @@
 
 from __future__ import annotations
 
-from etl.dates import DateMention
-from etl.record import Article, Entity
+from etl.record import Article
 from etl.schema import load_schema
-
-
-def full_article() -> Article:
-    return Article(
-        id="x",
-        source="/a.html",
-        source_kind="file",
-        raw_hash="r",
-        text="Some text.",
-        content_hash="c",
-        title="T",
-        description="D",
-        url="https://s.example/a",
-        canonical_url="https://s.example/a",
-        site="S",
-        host="s.example",
-        author=["A"],
-        category=["C"],
-        tag=["G"],
-        language="en",
-        published="2025-01-02",
-        published_source="meta",
-        published_confidence="high",
-        file_modified="2025-01-03T00:00:00+00:00",
-        entities=[Entity("Ada Lovelace", "person", 2, ["Lovelace"])],
-        date_mentions=[
-            DateMention("2014", "2014", "year", "2014-01-01", "2014-12-31", False, True)
-        ],
-        warning=["no_author"],
-        model="m-1",
-        processed_at="2025-01-04T00:00:00+00:00",
-    )
+from tests.records import full_article
 
 
 def test_every_field_of_the_record_is_defined_and_every_definition_is_produced() -> None:
