@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from etl.backends import open_backend
-from etl.backends.base import IndexBackend, TransientIndexError
+from etl.backends.base import IndexBackend
 from etl.ledger import Ledger, SourceState
 from etl.process import Processed, ProcessOptions, process_stream
 from etl.record import PIPELINE_VERSION, Article, InputOutcome, Outcome
@@ -141,9 +141,9 @@ def ingest(
     backend: IndexBackend | None = None
     try:
         if not dry_run:
+            report.run_id = ledger.start_run(report.index)
             backend = open_backend(settings)
             backend.ensure_ready()
-            report.run_id = ledger.start_run(report.index)
         bar = _progress_bar(len(files)) if progress else nullcontext(None)
         with bar as advance:
 
@@ -165,19 +165,15 @@ def ingest(
                 dry_run=dry_run,
             )
         report.status = "dry_run" if dry_run else "ok"
-    except TransientIndexError as exc:
+    except BaseException as exc:
+        # The run is recorded as failed with why; what it did record stays recorded.
         report.status = "failed"
-        report.message = str(exc)
+        report.message = str(exc) or type(exc).__name__
         raise
     finally:
         report.elapsed_s = time.perf_counter() - started
         if not dry_run and report.run_id != "dry-run":
-            ledger.finish_run(
-                report.run_id,
-                report.status if report.status != "dry_run" else "failed",
-                report.counts,
-                report.message,
-            )
+            ledger.finish_run(report.run_id, report.status, report.counts, report.message)
         ledger.close()
         if backend is not None:
             backend.close()
