@@ -148,13 +148,23 @@ def resolve_entities(mentions: Sequence[Mention]) -> list[Entity]:
         labels[target][etype] += 1
         if name != target:
             aliases[target].add(name)
-    people = {n for n, _ in typed if _ == "person" and len(n.split()) > 1}
+    people = {n for n, t in typed if t == "person" and len(n.split()) > 1}
     entities = []
     for name, count in counts.items():
         etype = "person" if name in people else labels[name].most_common(1)[0][0]
+        if etype == "person" and " " not in name:
+            etype = _type_of_containing_name(name, typed) or etype
         entities.append(Entity(name=name, type=etype, count=count, aliases=sorted(aliases[name])))
     entities.sort(key=lambda e: (-e.count, e.type, e.name))
     return entities
+
+
+def _type_of_containing_name(word: str, typed: Sequence[tuple[str, str]]) -> str | None:
+    """A lone word the model called a person, which in this document only ever stands inside
+    the names of places or organisations ("Rotterdam" beside "Port of Rotterdam"): it is most
+    likely that kind of thing, not a person (no full name of a person contains it)."""
+    containing = Counter(t for n, t in typed if t != "person" and " " in n and word in n.split())
+    return containing.most_common(1)[0][0] if containing else None
 
 
 def _canonical_names(typed: Sequence[tuple[str, str]]) -> dict[str, str]:

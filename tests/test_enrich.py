@@ -33,6 +33,21 @@ def test_short_forms_and_possessives_count_for_the_full_name() -> None:
     assert by_type(resolve_entities(mentions), "organization") == {}
 
 
+def test_a_lone_word_seen_only_inside_place_names_is_not_a_person() -> None:
+    mentions = [
+        Mention("Rotterdam", "PERSON"),
+        Mention("the Port of Rotterdam", "LOC"),
+        Mention("Rotterdam", "PERSON"),
+        Mention("Okafor", "PERSON"),
+    ]
+    types = {e.name: (e.type, e.count) for e in resolve_entities(mentions)}
+    assert types == {
+        "Rotterdam": ("location", 2),
+        "Port of Rotterdam": ("location", 1),
+        "Okafor": ("person", 1),
+    }
+
+
 def test_a_lone_surname_without_a_full_name_stays_as_written() -> None:
     people = by_type(resolve_entities([Mention("Okafor", "PERSON")]), "person")
     assert people == {"Okafor": 1}
