@@ -16,10 +16,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
 from etl import params as p
-from etl.settings import Settings
+from etl.settings import Settings, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +59,7 @@ def describe_index(settings: Settings) -> str:
     """The index for log lines, without any credentials a URL may carry."""
     if not settings.uses_elasticsearch:
         return f"embedded index {Path(settings.index).resolve()}"
-    parts = urlsplit(settings.index)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return f"Elasticsearch {urlunsplit((parts.scheme, netloc, parts.path, '', ''))}"
+    return f"Elasticsearch {redact_url(settings.index)}"
 
 
 def _common_plan(params: Mapping[str, Any], problems: list[str]) -> Plan:
