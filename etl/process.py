@@ -6,6 +6,7 @@ number in flight, so memory stays flat however many inputs a run has.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +18,8 @@ from etl.enrich import enrich, load_nlp
 from etl.extract import Rejected, extract
 from etl.record import Article
 from etl.sources import RawInput
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -86,6 +89,10 @@ def process_stream(
     raws: Iterable[RawInput], options: ProcessOptions, *, workers: int, batch_size: int = 8
 ) -> Iterator[list[Processed]]:
     """Processed batches, in input order. ``workers <= 1`` runs in this process."""
+    if workers > 1 and multiprocessing.current_process().daemon:
+        # Daemonic processes (e.g. some executors' pool workers) may not start children.
+        log.info("running in a daemonic process: extraction and NER stay in this process")
+        workers = 1
     if workers <= 1:
         for batch in batched(raws, batch_size):
             yield process_batch(batch, options)

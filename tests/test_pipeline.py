@@ -6,6 +6,7 @@ import gzip
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -247,3 +248,19 @@ def test_two_processes_can_ingest_into_one_index_at_once(tmp_path: Path) -> None
         assert proc.returncode == 0, stderr.decode()
     assert SqliteBackend(index).count() == 6
     assert len(Ledger(index).runs()) == 2
+
+
+def test_a_daemonic_process_ingests_without_worker_processes(folder: Path, tmp_path: Path) -> None:
+    import multiprocessing
+
+    def run(queue: Any) -> None:
+        settings = Settings(index=str(tmp_path / "daemon.db"), workers=2)
+        queue.put(ingest([str(folder)], settings).counts["indexed"])
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=run, args=(queue,), daemon=True)
+    child.start()
+    child.join(300)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == 2
