@@ -7,6 +7,7 @@ fails for good (``TransientIndexError``) the run fails and the rest stay pending
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -106,6 +107,22 @@ def changed_files(paths: Sequence[str], settings: Settings) -> list[str]:
 
 
 ProgressCallback = Callable[[InputOutcome], None]
+
+
+def log_progress(logger: logging.Logger, every: int = 25) -> ProgressCallback:
+    """An ``on_outcome`` callback for logs without a progress bar (Airflow task logs): a line
+    every ``every`` inputs with the counts so far."""
+    counts: Counter[str] = Counter()
+
+    def on_outcome(outcome: InputOutcome) -> None:
+        counts[outcome.outcome.value] += 1
+        done = sum(counts.values())
+        if done % every == 0:
+            logger.info(
+                "%d inputs done: %s", done, ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            )
+
+    return on_outcome
 
 
 def ingest(

@@ -256,7 +256,7 @@ def ingest_batch(batch: Batch, plan: Plan) -> dict[str, Any]:
     with backoff; the inputs stay pending in the ledger. A missing or misconfigured index
     cannot be fixed by retrying, so it fails the task at once with the way out."""
     from etl.backends.base import IndexSetupError
-    from etl.pipeline import ingest
+    from etl.pipeline import ingest, log_progress
 
     settings = settings_for(plan["index"])
     inputs = batch.get("inputs", [])
@@ -275,6 +275,7 @@ def ingest_batch(batch: Batch, plan: Plan) -> dict[str, Any]:
             dry_run=plan["dry_run"],
             feeds=batch.get("feeds", ()),
             sitemaps=batch.get("sitemaps", ()),
+            on_outcome=log_progress(log),
         )
     except IndexSetupError as exc:
         fail(f"the index is not ready: {exc} (run `article-etl es setup`)")

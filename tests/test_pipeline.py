@@ -264,3 +264,22 @@ def test_a_daemonic_process_ingests_without_worker_processes(folder: Path, tmp_p
     child.join(300)
     assert child.exitcode == 0
     assert queue.get(timeout=5) == 2
+
+
+def test_progress_is_logged_for_long_batches(
+    folder: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from etl.pipeline import log_progress
+
+    with caplog.at_level(logging.INFO, logger="progress-test"):
+        ingest(
+            [str(folder)],
+            settings,
+            on_outcome=log_progress(logging.getLogger("progress-test"), every=1),
+        )
+    assert [r.getMessage() for r in caplog.records] == [
+        "1 inputs done: indexed 1",
+        "2 inputs done: indexed 2",
+    ]
