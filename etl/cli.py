@@ -124,6 +124,16 @@ def ingest(
     _outcome_table(report)
 
 
+def _shown_path(source: str) -> str:
+    """Inputs under the current folder as relative paths: shorter tables, same meaning."""
+    if "://" in source:
+        return source
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
 def _outcome_table(report: Any) -> None:
     shown = [o for o in report.outcomes if o.outcome.value != "unchanged"]
     if shown:
@@ -135,7 +145,9 @@ def _outcome_table(report: Any) -> None:
         for o in shown[:200]:
             detail = o.reason or o.title
             table.add_row(
-                o.source, f"[{colours.get(o.outcome.value, '')}]{o.outcome.value}[/]", detail
+                _shown_path(o.source),
+                f"[{colours.get(o.outcome.value, '')}]{o.outcome.value}[/]",
+                detail,
             )
         out.print(table)
         if len(shown) > 200:
@@ -379,11 +391,16 @@ def status(
             *(str(c.get(k, 0)) for k in ("indexed", "unchanged", "duplicate", "rejected")),
         )
     out.print(table)
+    for r in runs:
+        if r["status"] == "failed" and r["message"]:
+            out.print(f"  [red]run {r['run_id']} failed:[/] {r['message']}", highlight=False)
     out.print(
         "inputs by last outcome: " + ", ".join(f"{k}: {v}" for k, v in sorted(current.items()))
     )
     for rej in rejections:
-        out.print(f"  [red]rejected[/] {rej['source']}: {rej['reason']}", highlight=False)
+        out.print(
+            f"  [red]rejected[/] {_shown_path(rej['source'])}: {rej['reason']}", highlight=False
+        )
 
 
 @app.command()
