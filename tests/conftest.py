@@ -20,6 +20,18 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "articles"
 SEED_DIR = ROOT.parent / "shared" / "seeds"
 SEED = SEED_DIR / "000_4b628f65354b724e.txt"
+# What the seed article must yield (the core issue's acceptance criteria).
+SEED_PEOPLE = frozenset(
+    {
+        "Vladimir Putin",
+        "Yuri Ushakov",
+        "Narendra Modi",
+        "Donald Trump",
+        "Steve Witkoff",
+        "Jared Kushner",
+    }
+)
+SEED_PLACES = frozenset({"Donbas", "Ukraine", "Russia", "Moscow", "New Delhi"})
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from etl.extract import extract
 from etl.record import Article
 from etl.settings import DEFAULT_MODEL
 from etl.sources import read_file
+from tests.conftest import SEED_PEOPLE, SEED_PLACES
 
 
 def by_type(entities: list, etype: str) -> dict[str, int]:
@@ -105,15 +106,7 @@ def seed_article() -> Article:
 
 def test_seed_people_counted_as_people(seed_article: Article) -> None:
     people = by_type(seed_article.entities, "person")
-    for name in (
-        "Vladimir Putin",
-        "Yuri Ushakov",
-        "Narendra Modi",
-        "Donald Trump",
-        "Steve Witkoff",
-        "Jared Kushner",
-    ):
-        assert name in people, people
+    assert people.keys() >= SEED_PEOPLE, people
     assert people["Vladimir Putin"] >= 5
     assert "Putin" not in people
     assert "Kushner" not in by_type(seed_article.entities, "organization")
@@ -121,8 +114,7 @@ def test_seed_people_counted_as_people(seed_article: Article) -> None:
 
 def test_seed_places(seed_article: Article) -> None:
     places = by_type(seed_article.entities, "location")
-    for name in ("Donbas", "Ukraine", "Russia", "Moscow", "New Delhi"):
-        assert name in places, places
+    assert places.keys() >= SEED_PLACES, places
 
 
 def test_seed_dates_are_normalised_against_the_publication_date(seed_article: Article) -> None:
