@@ -33,3 +33,14 @@ bench: install
 
 clean:
 	rm -rf $(VENV) data .airflow
+
+# A local Airflow 3 (api-server, scheduler, dag-processor; LocalExecutor, SQLite in .airflow/) on
+# http://127.0.0.1:8080 (AIRFLOW_PORT), login `admin` with a generated password. Returns once the
+# UI answers and the DAGs are parsed, and prints the password. Inbox ./inbox (created with the
+# example articles), index data/articles.db, or Elasticsearch when ES_URL is set.
+.PHONY: airflow airflow-stop
+airflow: install
+	bash scripts/airflow_env.sh start
+
+airflow-stop:
+	bash scripts/airflow_env.sh stop

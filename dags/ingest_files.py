@@ -53,7 +53,10 @@ def ingest_files() -> None:
 
     @task
     def list_new_files(plan: tasks.Plan) -> list[tasks.Batch]:
-        return tasks.file_batches(plan)
+        batches, unchanged = tasks.file_batches(plan)
+        # For the report: files left out here because they are unchanged.
+        get_current_context()["ti"].xcom_push(key="unchanged", value=unchanged)
+        return batches
 
     @task(
         map_index_template="{{ batch_label }}",
@@ -66,16 +69,17 @@ def ingest_files() -> None:
 
     # none_failed: runs when the mapped task expanded to nothing (skipped) as well.
     @task(trigger_rule="none_failed")
-    def report(summaries: Any, plan: tasks.Plan) -> dict[str, Any]:
-        return tasks.summarize(summaries, plan)
+    def report(summaries: Any, plan: tasks.Plan, listed_unchanged: int | None) -> dict[str, Any]:
+        return tasks.summarize(summaries, plan, listed_unchanged)
 
     @task(outlets=[INDEX])
     def announce_index_update(totals: dict[str, Any], outlet_events: Any = None) -> None:
         tasks.announce_index_update(totals, outlet_events, INDEX)
 
     plan = check_inputs()
-    summaries = ingest_batch.partial(plan=plan).expand(batch=list_new_files(plan))
-    announce_index_update(report(summaries, plan))
+    listing = list_new_files(plan)
+    summaries = ingest_batch.partial(plan=plan).expand(batch=listing)
+    announce_index_update(report(summaries, plan, listing["unchanged"]))
 
 
 ingest_files()

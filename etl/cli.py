@@ -1,35 +1,170 @@
-"""The ``article-etl`` command: ingest, search, show, extract, status, stats (and ``es``,
-``kibana``). Exit codes: 0 ok, 1 the work failed (index unreachable...), 2 bad usage or input."""
+"""The ``article-etl`` command: ingest, search, show, extract, export, status, stats (and ``es``,
+``kibana``). Exit codes: 0 ok, 1 the work failed (index unreachable...), 2 bad usage or input.
+
+Every error is one line on stderr (``error: ...``) and an exit code, never a traceback, and
+never a password: URLs in messages lose their ``user:password@``."""
 
 from __future__ import annotations
 
+import calendar
 import json
+import os
+import re
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from etl.cli_help import PlainHelpCommand, PlainHelpGroup
 from etl.settings import Settings
+
+try:  # typer >= 0.2x carries its own click: its usage errors derive from TyperException
+    from typer import TyperException as _ClickError
+except ImportError:  # pragma: no cover - older typer on click
+    from click import ClickException as _ClickError  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from etl.backends.base import IndexBackend
 
+MAX_HITS = 10_000  # hits per page, as Elasticsearch's default max_result_window
+ENTITY_LABELS = {
+    "person": "people",
+    "organization": "organizations",
+    "location": "locations",
+    "group": "groups",
+    "event": "events",
+    "product": "products",
+    "work": "works",
+    "law": "laws",
+}
+
+out = Console()
+err = Console(stderr=True)
+
+
+# --- one-line errors, help without Python type names ------------------------------------------
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it removed. Works on URLs that do not
+    parse (``settings.redact_url`` needs a valid port), which is when they end up in errors."""
+    return _USERINFO.sub(r"\1", text)
+
+
+def _error_line(message: str) -> None:
+    # One line: an error in a log must be greppable; soft_wrap: never hard-wrapped either.
+    line = " ".join(redact(message).split())
+    err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    _error_line(message)
+    raise typer.Exit(code)
+
+
+class _Group(PlainHelpGroup):
+    """The top-level command: runs a subcommand and turns whatever goes wrong into one line on
+    stderr and an exit code (2 for usage errors, as click; 1 for the rest)."""
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        global out, err
+        # Fresh consoles for each run: they read COLUMNS and whether stdout is a terminal now.
+        out, err = Console(), Console(stderr=True)
+        if not standalone_mode:
+            return super().main(
+                args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except _ClickError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                # Typer's rich help has printed itself already; plain click's has not.
+                if exc.format_message().strip():
+                    typer.echo(exc.format_message())
+            else:
+                _error_line(exc.format_message().rstrip(".") + _help_hint(exc))
+            code = exc.exit_code
+        except typer.Abort:
+            _error_line("aborted")
+            code = 1
+        except Exception as exc:
+            if os.environ.get("ARTICLE_ETL_DEBUG"):
+                raise
+            _error_line(
+                f"unexpected {type(exc).__name__}: {exc} (ARTICLE_ETL_DEBUG=1 shows the traceback)"
+            )
+            code = 1
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _help_hint(exc: Exception) -> str:
+    path = getattr(getattr(exc, "ctx", None), "command_path", None)
+    return f" (see {path} --help)" if path else ""
+
+
 app = typer.Typer(
+    cls=_Group,
     help="Turn article files and web pages into a searchable, faceted index.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("article-etl")
+    except PackageNotFoundError:
+        from etl import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"article-etl {_version()}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """Turn article files and web pages into a searchable, faceted index."""
+
 
 IndexOpt = Annotated[
     str | None,
     typer.Option(
         "--index",
+        metavar="PATH|URL",
         help="Index target: a file path (embedded SQLite index) or an "
         "http(s) URL (Elasticsearch). Default: $ARTICLE_ETL_INDEX or data/articles.db.",
     ),
@@ -37,57 +172,141 @@ IndexOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+# --- settings and the index -------------------------------------------------------------------
+
+
 def _settings(index: str | None, **overrides: Any) -> Settings:
     try:
-        return Settings.from_env().with_overrides(index=index, **overrides)
+        settings = Settings.from_env().with_overrides(index=index, **overrides)
     except ValueError as exc:
         _fail(str(exc), code=2)
+    _check_index_target(settings.index, "--index" if index is not None else "ARTICLE_ETL_INDEX")
+    return settings
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    # soft_wrap: never hard-wrap (a path split over two lines in a log cannot be copied)
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+def _check_index_target(target: str, given: str) -> None:
+    """A URL that cannot be an Elasticsearch cluster is a usage error, named without secrets."""
+    scheme, sep, _ = target.partition("://")
+    if not sep:
+        return
+    shown = f"{given} {redact(target)}"
+    if scheme.lower() not in ("http", "https"):
+        _fail(f"{shown}: give a file path or an http(s):// Elasticsearch URL", code=2)
+    parts = urlsplit(target)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        port = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        _fail(f"{shown}: not a valid URL (port {port!r} is not a number)", code=2)
+    if not parts.hostname:
+        _fail(f"{shown}: not a valid URL (no host name)", code=2)
+
+
+@contextmanager
+def _index_errors(settings: Settings) -> Iterator[None]:
+    """Index failures as one line: not an index (exit 2), unreachable or broken (exit 1)."""
+    from etl.backends.base import IndexError_, NotAnIndexError
+
+    try:
+        yield
+    except NotAnIndexError as exc:
+        _fail(str(exc), code=2)
+    except IndexError_ as exc:
+        _fail(str(exc))
+    except sqlite3.DatabaseError as exc:  # locked for too long, corrupt, disk full...
+        _fail(f"the index {redact(settings.index)} failed: {exc}")
+
+
+def _open_backend(settings: Settings) -> IndexBackend:
+    from etl.backends import open_backend
+
+    with _index_errors(settings):
+        return open_backend(settings)
+
+
+def _require_index(settings: Settings) -> None:
+    """The embedded index must exist (looking must not create an empty one) and be an index."""
+    from etl.backends.sqlite import check_index_file
+
+    if settings.uses_elasticsearch:
+        return
+    if not Path(settings.index).exists():
+        _fail(
+            f"no index at {settings.index}: run `article-etl ingest PATH` first "
+            "(or set --index / ARTICLE_ETL_INDEX)"
+        )
+    with _index_errors(settings):
+        check_index_file(settings.index)
 
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-@app.command()
+def _shown_path(source: str) -> str:
+    """Inputs under the current folder as relative paths: shorter tables, same meaning."""
+    if "://" in source:
+        return redact(source)
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
+# --- ingest -----------------------------------------------------------------------------------
+
+
+@app.command(cls=PlainHelpCommand)
 def ingest(
     inputs: Annotated[
-        list[str] | None, typer.Argument(help="Files, directories or http(s) URLs.")
+        list[str] | None,
+        typer.Argument(metavar="PATH|URL", help="Files, directories or http(s) URLs."),
     ] = None,
     index: IndexOpt = None,
     include: Annotated[
-        list[str] | None, typer.Option(help="Only files matching this glob (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="GLOB", help="Only files matching this glob (repeatable)."),
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option(help="Skip files matching this glob (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="GLOB", help="Skip files matching this glob (repeatable)."),
     ] = None,
     feed: Annotated[
         list[str] | None,
-        typer.Option(help="RSS/Atom feed URL whose articles to ingest (repeatable)."),
+        typer.Option(
+            metavar="URL", help="RSS/Atom feed URL whose articles to ingest (repeatable)."
+        ),
     ] = None,
     sitemap: Annotated[
-        list[str] | None, typer.Option(help="Sitemap URL whose pages to ingest (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="URL", help="Sitemap URL whose pages to ingest (repeatable)."),
     ] = None,
     url_list: Annotated[
         list[Path] | None,
-        typer.Option("--url-list", help="File with one URL per line (repeatable)."),
+        typer.Option(
+            "--url-list",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="File with one URL per line (repeatable).",
+        ),
     ] = None,
     reprocess: Annotated[
         bool, typer.Option(help="Process inputs even if unchanged since last time.")
     ] = False,
     dry_run: Annotated[bool, typer.Option(help="Extract and enrich, but write nothing.")] = False,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: CPU count).")
+        int | None,
+        typer.Option(metavar="N", min=1, help="Worker processes (default: CPU count)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest article files, folders and URLs into the index."""
-    from etl.backends.base import IndexSetupError, TransientIndexError
+    """Ingest article files, folders and URLs into the index.
+
+    A path that does not exist is an error (exit 2) and nothing is ingested. --include and
+    --exclude leaving no file is not: the command says so and records an empty run.
+    """
+    from etl.backends.base import IndexSetupError, NotAnIndexError, TransientIndexError
     from etl.pipeline import ingest as run_ingest
 
     if not (inputs or feed or sitemap or url_list):
@@ -98,6 +317,14 @@ def ingest(
         include=tuple(include) if include else None,
         exclude=tuple(exclude) if exclude else None,
     )
+    urls = [i for i in inputs or () if i.startswith(("http://", "https://"))]
+    paths = [i for i in inputs or () if i not in urls]
+    missing = [p for p in paths if not Path(p).expanduser().exists()]
+    if missing:
+        _fail(f"no such file or directory: {', '.join(missing)}", code=2)
+    if paths and not (urls or feed or sitemap or url_list):
+        _say_when_nothing_matches(paths, settings)
+    _check_index_files(settings)  # the ledger is opened even by a dry run
     try:
         report = run_ingest(
             inputs or [],
@@ -111,11 +338,15 @@ def ingest(
         )
     except TransientIndexError as exc:
         _fail(
-            f"{exc}\nNothing more was recorded; run the same command again to index the "
-            "pending inputs."
+            f"{exc} (nothing more was recorded; run the same command again to index the "
+            "pending inputs)"
         )
+    except NotAnIndexError as exc:
+        _fail(str(exc), code=2)
     except IndexSetupError as exc:
         _fail(str(exc))
+    except sqlite3.DatabaseError as exc:
+        _fail(f"the index or ledger failed: {exc}")
     except RuntimeError as exc:
         _fail(str(exc))
     if as_json:
@@ -124,14 +355,38 @@ def ingest(
     _outcome_table(report)
 
 
-def _shown_path(source: str) -> str:
-    """Inputs under the current folder as relative paths: shorter tables, same meaning."""
-    if "://" in source:
-        return source
-    try:
-        return str(Path(source).relative_to(Path.cwd()))
-    except ValueError:
-        return source
+def _say_when_nothing_matches(paths: list[str], settings: Settings) -> None:
+    """One line on stderr when the folders hold no article file (or none the globs let
+    through): a mistyped glob should not look like a quiet inbox. Not an error (exit 0)."""
+    from etl.sources import ARTICLE_SUFFIXES, discover
+
+    if discover(paths, settings.include, settings.exclude):
+        return
+    where = ", ".join(paths)
+    every = discover(paths)
+    if every:
+        globs = [f"--include {g!r}" for g in settings.include]
+        globs += [f"--exclude {g!r}" for g in settings.exclude]
+        message = (
+            f"{' '.join(globs)} matched none of the {len(every)} article file(s) in {where}: "
+            "nothing to ingest"
+        )
+    else:
+        message = (
+            f"no article files in {where} (they end in {', '.join(ARTICLE_SUFFIXES)}): "
+            "nothing to ingest"
+        )
+    err.print(f"[yellow]note:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _check_index_files(settings: Settings) -> None:
+    """Refuse an --index (or ledger) that is not one before anything is written into it."""
+    from etl.backends.sqlite import check_index_file
+
+    with _index_errors(settings):
+        if not settings.uses_elasticsearch:
+            check_index_file(settings.index)
+        check_index_file(settings.ledger_path)
 
 
 def _outcome_table(report: Any) -> None:
@@ -145,17 +400,21 @@ def _outcome_table(report: Any) -> None:
         for o in shown[:200]:
             detail = o.reason or o.title
             table.add_row(
-                _shown_path(o.source),
+                escape(_shown_path(o.source)),
                 f"[{colours.get(o.outcome.value, '')}]{o.outcome.value}[/]",
-                detail,
+                escape(detail),
             )
         out.print(table)
         if len(shown) > 200:
             out.print(f"... and {len(shown) - 200} more (see --json)")
     counts = "  ".join(f"{k}: {v}" for k, v in report.counts.items())
     out.print(
-        f"[bold]{counts}[/]  ({report.elapsed_s:.1f}s, index {report.index})", highlight=False
+        f"[bold]{counts}[/]  ({report.elapsed_s:.1f}s, index {escape(redact(report.index))})",
+        highlight=False,
     )
+
+
+# --- search -----------------------------------------------------------------------------------
 
 
 def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
@@ -168,41 +427,95 @@ def _parse_filters(filters: list[str]) -> dict[str, list[str]]:
     return parsed
 
 
-@app.command()
+_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+
+
+def _parse_date(value: str | None, option: str, *, end: bool) -> str | None:
+    """``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY`` -> the first (``--from``) or last (``--to``) day
+    of that period, so both backends get whole days. Anything else is a usage error."""
+    if value is None:
+        return None
+    match = _DATE.fullmatch(value.strip())
+    try:
+        if match is None:
+            raise ValueError
+        year, month, day = int(match[1]), match[2], match[3]
+        if month is None:
+            found = date(year, 12, 31) if end else date(year, 1, 1)
+        elif day is None:
+            last = calendar.monthrange(year, int(month))[1] if 1 <= int(month) <= 12 else 0
+            found = date(year, int(month), last if end else 1)
+        else:
+            found = date(year, int(month), int(day))
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY", code=2)
+    return found.isoformat()
+
+
+@app.command(cls=PlainHelpCommand)
 def search(
     query: Annotated[
-        str, typer.Argument(help='Words (ANDed), "a phrase", prefix*, OR. Empty: everything.')
+        str,
+        typer.Argument(
+            metavar="QUERY",
+            help='Words (ANDed), "a phrase", prefix*, OR, NOT word or -word. Empty: everything.',
+        ),
     ] = "",
     facet: Annotated[
         list[str] | None,
-        typer.Option("--facet", help="Facet to count (repeatable), e.g. person, location, site."),
+        typer.Option(
+            "--facet",
+            metavar="FIELD",
+            help="Facet to count (repeatable), e.g. person, location, site.",
+        ),
     ] = None,
     filter_: Annotated[
         list[str] | None,
-        typer.Option("--filter", help="field=value (repeatable; same field ORs, fields AND)."),
+        typer.Option(
+            "--filter",
+            metavar="FIELD=VALUE",
+            help="Only articles with this value (repeatable; same field ORs, fields AND).",
+        ),
     ] = None,
     date_from: Annotated[
-        str | None, typer.Option("--from", help="Published on or after (YYYY-MM-DD).")
+        str | None,
+        typer.Option(
+            "--from", metavar="DATE", help="Published on or after (YYYY-MM-DD, YYYY-MM or YYYY)."
+        ),
     ] = None,
     date_to: Annotated[
-        str | None, typer.Option("--to", help="Published on or before (YYYY-MM-DD).")
+        str | None,
+        typer.Option(
+            "--to", metavar="DATE", help="Published on or before (YYYY-MM-DD, YYYY-MM or YYYY)."
+        ),
     ] = None,
     histogram: Annotated[
-        str | None, typer.Option(help="Publication-date histogram: year, month or day.")
+        str | None,
+        typer.Option(
+            metavar="year|month|day", help="Also count articles by publication year/month/day."
+        ),
     ] = None,
-    size: Annotated[int, typer.Option(help="Hits to show.")] = 10,
-    facet_size: Annotated[int, typer.Option(help="Values per facet.")] = 10,
+    size: Annotated[int, typer.Option(metavar="N", min=0, max=MAX_HITS, help="Hits to show.")] = 10,
+    facet_size: Annotated[
+        int, typer.Option(metavar="N", min=1, max=MAX_HITS, help="Values per facet.")
+    ] = 10,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Full-text search with facets and filters."""
-    from etl.backends.base import IndexError_, SearchRequest
+    from etl.backends.base import SearchRequest
 
+    published_from = _parse_date(date_from, "--from", end=False)
+    published_to = _parse_date(date_to, "--to", end=True)
+    if published_from and published_to and published_from > published_to:
+        _fail(f"--from {date_from} is after --to {date_to}", code=2)
+    if histogram is not None and histogram not in ("year", "month", "day"):
+        _fail(f"--histogram takes year, month or day, got {histogram!r}", code=2)
     request = SearchRequest(
         query=query,
         filters=_parse_filters(filter_ or []),
-        published_from=date_from,
-        published_to=date_to,
+        published_from=published_from,
+        published_to=published_to,
         facets=list(facet or []),
         facet_size=facet_size,
         histogram=histogram,
@@ -212,35 +525,33 @@ def search(
     _require_index(settings)
     backend = _open_backend(settings)
     try:
-        result = backend.search(request)
+        with _index_errors(settings):
+            result = backend.search(request)
     except ValueError as exc:
         _fail(str(exc), code=2)
-    except IndexError_ as exc:
-        _fail(str(exc))
     finally:
         backend.close()
     if as_json:
         _print_json(result.as_dict())
         return
     out.print(
-        f"[bold]{result.total}[/] matching article(s) for [cyan]{query or '*'}[/]", highlight=False
+        f"[bold]{result.total}[/] matching article(s) for [cyan]{escape(query or '*')}[/]",
+        highlight=False,
     )
     for hit in result.hits:
         out.print(
-            f"\n[bold]{hit.title}[/]  [dim]{hit.published or 'undated'} · {hit.site or '-'} · "
-            f"{hit.language or '-'} · {hit.id}[/]",
+            f"\n[bold]{escape(hit.title)}[/]  [dim]{hit.published or 'undated'} · "
+            f"{escape(hit.site or '-')} · {hit.language or '-'} · {hit.id}[/]",
             highlight=False,
         )
-        out.print(
-            "  " + hit.snippet.replace("<mark>", "[reverse]").replace("</mark>", "[/reverse]"),
-            highlight=False,
-        )
+        snippet = escape(hit.snippet).replace("<mark>", "[reverse]").replace("</mark>", "[/]")
+        out.print("  " + snippet, highlight=False)
     for name, values in result.facets.items():
         table = Table(title=f"facet: {name}", title_justify="left")
         table.add_column("value")
         table.add_column("articles", justify="right")
         for v in values:
-            table.add_row(v.value, str(v.count))
+            table.add_row(escape(v.value), str(v.count))
         out.print(table)
     if result.histogram:
         out.print(
@@ -248,37 +559,22 @@ def search(
         )
 
 
-def _open_backend(settings: Settings) -> IndexBackend:
-    from etl.backends import open_backend
-    from etl.backends.base import IndexError_
-
-    try:
-        return open_backend(settings)
-    except IndexError_ as exc:
-        _fail(str(exc))
+# --- show -------------------------------------------------------------------------------------
 
 
-def _require_index(settings: Settings) -> None:
-    if not settings.uses_elasticsearch and not Path(settings.index).exists():
-        _fail(
-            f"no index at {settings.index}: run `article-etl ingest PATH` first "
-            "(or set --index / ARTICLE_ETL_INDEX)"
-        )
-
-
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def show(
-    doc_id: Annotated[str, typer.Argument(help="Document id (from search).")],
+    doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id (from search).")],
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one enriched article record."""
-
+    """Show one enriched article record: metadata, entities, dates (--json: all of it)."""
     settings = _settings(index)
     _require_index(settings)
     backend = _open_backend(settings)
     try:
-        doc = backend.get(doc_id)
+        with _index_errors(settings):
+            doc = backend.get(doc_id)
     finally:
         backend.close()
     if doc is None:
@@ -286,40 +582,71 @@ def show(
     if as_json:
         _print_json(doc)
         return
-    out.print(
-        f"[bold]{doc['title']}[/]"
-        + (" [dim](title derived from text)[/]" if doc.get("title_derived") else "")
-    )
-    for key in (
-        "source",
-        "url",
-        "site",
-        "author",
-        "language",
-        "published",
-        "published_source",
-        "published_confidence",
-        "word_count",
-        "warning",
-    ):
-        out.print(f"[dim]{key:>20}[/] {doc.get(key)}", highlight=False)
-    for entity in doc.get("entities", [])[:30]:
-        aka = f" (also: {', '.join(entity['aliases'])})" if entity["aliases"] else ""
-        out.print(
-            f"[dim]{entity['type']:>20}[/] {entity['name']} ×{entity['count']}{aka}",
-            highlight=False,
-        )
-    for m in doc.get("date_mentions", []):
-        value = m["value"] if m["resolved"] else f"unresolved: {m['note']}"
-        out.print(
-            f"[dim]{'date':>20}[/] {m['text']!r} -> {value} ({m['granularity']})", highlight=False
-        )
+    _print_record(doc)
 
 
-@app.command()
+def _listed(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _print_record(doc: dict[str, Any]) -> None:
+    title = escape(doc.get("title") or "(no title)")
+    derived = " [dim](title derived from the text)[/]" if doc.get("title_derived") else ""
+    out.print(f"[bold]{title}[/]{derived}", highlight=False)
+    published = doc.get("published") or "undated"
+    how = [v for v in (doc.get("published_source"), doc.get("published_confidence")) if v]
+    if doc.get("published") and how:
+        published += f" (from {how[0]}" + (f", {how[1]} confidence)" if len(how) > 1 else ")")
+    words = doc.get("word_count")
+    minutes = doc.get("reading_time_minutes")
+    rows: list[tuple[str, str]] = [
+        ("id", doc.get("id", "")),
+        ("url", doc.get("url") or ""),
+        ("source", _shown_path(doc.get("source") or "")),
+        ("site", doc.get("site") or ""),
+        ("author", _listed(doc.get("author"))),
+        ("published", published),
+        ("language", doc.get("language") or ""),
+        ("words", f"{words}" + (f" ({minutes} min read)" if minutes else "") if words else ""),
+        ("categories", _listed(doc.get("category"))),
+        ("tags", _listed(doc.get("tag"))),
+        ("warnings", _listed(doc.get("warning"))),
+    ]
+    by_type: dict[str, list[str]] = {}
+    for entity in doc.get("entities") or []:
+        by_type.setdefault(entity["type"], []).append(f"{entity['name']} ({entity['count']})")
+    for etype, label in ENTITY_LABELS.items():
+        rows.append((label, ", ".join(by_type.pop(etype, []))))
+    for etype, names in by_type.items():
+        rows.append((etype, ", ".join(names)))
+    dates = [
+        f"{m['text']} → {m['value']}" if m.get("resolved") else f"{m['text']} (unresolved)"
+        for m in doc.get("date_mentions") or []
+    ]
+    rows.append(("dates", "; ".join(dates)))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", justify="right", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        if value:
+            grid.add_row(label, escape(value))
+    out.print(grid, highlight=False)
+
+
+# --- extract ----------------------------------------------------------------------------------
+
+
+@app.command(cls=PlainHelpCommand)
 def extract(
-    path: Annotated[str, typer.Argument(help="A file, or - for standard input (HTML or text).")],
-    url: Annotated[str | None, typer.Option(help="The page's URL, for metadata.")] = None,
+    path: Annotated[
+        str,
+        typer.Argument(metavar="FILE", help="A file, or - for standard input (HTML or text)."),
+    ],
+    url: Annotated[
+        str | None, typer.Option(metavar="URL", help="The page's URL, for metadata.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the clean text (and with --json the metadata) one page yields. No NER, no index."""
@@ -330,10 +657,16 @@ def extract(
     if path == "-":
         raw = RawInput(key="<stdin>", kind="file", data=sys.stdin.buffer.read(), url=url or "")
     else:
-        raws = list(read_file(Path(path).absolute(), Settings.from_env().max_input_bytes))
+        try:
+            max_bytes = Settings.from_env().max_input_bytes
+        except ValueError as exc:
+            _fail(str(exc), code=2)
+        raws = list(read_file(Path(path).absolute(), max_bytes))
         if not raws:
             _fail(f"{path}: nothing to read", code=2)
         raw = raws[0]
+        if raw.rejection:
+            _fail(f"{path}: {raw.rejection}", code=2)
         raw.url = url or raw.url
         raw.media_type = raw.media_type or media_type_for(path)
     try:
@@ -347,63 +680,204 @@ def extract(
     sys.stdout.write(article.text + "\n")
 
 
-@app.command()
+# --- export -----------------------------------------------------------------------------------
+
+
+@app.command(cls=PlainHelpCommand)
+def export(
+    path: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH", help="File to write (replaced when complete); - or none: stdout."
+        ),
+    ] = "-",
+    index: IndexOpt = None,
+) -> None:
+    """Write every stored article record as JSON Lines, for backups and other tools.
+
+    One JSON object a line, UTF-8, each the whole record `show ID --json` prints (the embedded
+    index in id order). A file is written beside PATH and renamed when complete, so a failed
+    export never leaves half a backup.
+    """
+    settings = _settings(index)
+    _require_index(settings)
+    target = None if path == "-" else Path(path)
+    if target is not None:
+        if target.is_dir():
+            _fail(f"{path} is a folder: give a file name", code=2)
+        if not target.absolute().parent.is_dir():
+            _fail(f"no folder {target.absolute().parent} to write {target.name} in", code=2)
+    backend = _open_backend(settings)
+    try:
+        with _index_errors(settings):
+            if target is None:
+                stream = getattr(sys.stdout, "buffer", None)
+                if stream is None:  # a text-only stdout
+                    count = _write_jsonl(backend, _TextAsBytes(sys.stdout))
+                else:
+                    count = _write_jsonl(backend, stream)
+                    stream.flush()
+            else:
+                count = _export_to_file(backend, target)
+    finally:
+        backend.close()
+    if target is not None:
+        err.print(
+            f"exported {count} article(s) to {escape(str(target))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+class _TextAsBytes:
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        return self._stream.write(data.decode("utf-8"))
+
+
+def _export_to_file(backend: IndexBackend, target: Path) -> int:
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with partial.open("wb") as fh:
+            count = _write_jsonl(backend, fh)
+        os.replace(partial, target)
+    except OSError as exc:
+        _fail(f"cannot write {target}: {exc.strerror or exc}")
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
+
+
+def _write_jsonl(backend: IndexBackend, stream: Any) -> int:
+    """Write the documents; a progress bar on a terminal's stderr when there are many (counting
+    first is one cheap request in both backends)."""
+    documents = backend.iter_documents()
+    try:
+        return _write_documents(documents, stream, backend)
+    finally:
+        close = getattr(documents, "close", None)
+        if close is not None:  # a generator: let it release its cursor or scroll now
+            close()
+
+
+def _write_documents(
+    documents: Iterator[dict[str, Any]], stream: Any, backend: IndexBackend
+) -> int:
+    show_progress = err.is_terminal and not (
+        stream is getattr(sys.stdout, "buffer", None) and out.is_terminal
+    )
+    total = backend.count() if show_progress else 0
+    count = 0
+    if total < 1000:
+        for doc in documents:
+            stream.write(_jsonl_line(doc))
+            count += 1
+        return count
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("exporting", total=total)
+        for doc in documents:
+            stream.write(_jsonl_line(doc))
+            count += 1
+            if count % 500 == 0:
+                progress.update(task, completed=count)
+    return count
+
+
+def _jsonl_line(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+# --- status and stats -------------------------------------------------------------------------
+
+
+@app.command(cls=PlainHelpCommand)
 def status(
-    limit: Annotated[int, typer.Option(help="How many runs to list.")] = 10,
+    limit: Annotated[
+        int, typer.Option(metavar="N", min=1, max=MAX_HITS, help="How many runs to list.")
+    ] = 10,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The last runs and their outcome counts, from the ledger."""
+    from etl.backends.sqlite import check_index_file
     from etl.ledger import Ledger
 
     settings = _settings(index)
     if not settings.ledger_path.exists():
         _fail(f"no ledger at {settings.ledger_path}: nothing has been ingested yet")
-    ledger = Ledger(settings.ledger_path)
-    try:
-        runs = ledger.runs(limit)
-        current = ledger.counts_by_outcome()
-        rejections = ledger.rejections(10)
-    finally:
-        ledger.close()
+    with _index_errors(settings):
+        check_index_file(settings.ledger_path)
+        ledger = Ledger(settings.ledger_path)
+        try:
+            runs = ledger.runs(limit)
+            current = ledger.counts_by_outcome()
+            rejections = ledger.rejections(10)
+        finally:
+            ledger.close()
     if as_json:
         _print_json({"runs": runs, "inputs_by_outcome": current, "recent_rejections": rejections})
         return
-    table = Table(title=f"last runs ({settings.ledger_path})")
-    for col in (
-        "run",
-        "started",
-        "status",
-        "target",
-        "indexed",
-        "unchanged",
-        "duplicate",
-        "rejected",
-    ):
-        table.add_column(col)
-    for r in runs:
-        c = r["counts"]
-        table.add_row(
-            r["run_id"],
-            r["started_at"],
-            r["status"],
-            r["target"],
-            *(str(c.get(k, 0)) for k in ("indexed", "unchanged", "duplicate", "rejected")),
-        )
-    out.print(table)
-    for r in runs:
-        if r["status"] == "failed" and r["message"]:
-            out.print(f"  [red]run {r['run_id']} failed:[/] {r['message']}", highlight=False)
+    _print_runs(runs, settings)
     out.print(
-        "inputs by last outcome: " + ", ".join(f"{k}: {v}" for k, v in sorted(current.items()))
+        "inputs by last outcome: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(current.items())) or "none"),
+        highlight=False,
     )
+    if rejections:
+        out.print("recent rejections:")
     for rej in rejections:
         out.print(
-            f"  [red]rejected[/] {_shown_path(rej['source'])}: {rej['reason']}", highlight=False
+            f"  [red]{escape(_shown_path(rej['source']))}[/]: {escape(rej['reason'])}",
+            highlight=False,
         )
 
 
-@app.command()
+def _print_runs(runs: list[dict[str, Any]], settings: Settings) -> None:
+    """Fits 80 columns: start time, status and the four counts; where the runs indexed once,
+    above the table, unless they went to different indexes (then a column)."""
+    targets = {r["target"] for r in runs}
+    ledger = str(settings.ledger_path)
+    if targets == {ledger}:  # the embedded index holds its own ledger
+        out.print(f"index and ledger {escape(ledger)}", highlight=False, soft_wrap=True)
+    else:
+        if len(targets) == 1:
+            out.print(f"index {escape(next(iter(targets)))}", highlight=False, soft_wrap=True)
+        out.print(f"ledger {escape(ledger)}", highlight=False, soft_wrap=True)
+    table = Table(
+        title=f"last {len(runs)} run(s), newest first", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("status")
+    for name in ("indexed", "unchanged", "duplicate", "rejected"):
+        table.add_column(name, justify="right")
+    if len(targets) > 1:
+        table.add_column("index", overflow="fold")
+    for r in runs:
+        c = r["counts"]
+        started = str(r["started_at"]).replace("T", " ")[:19]
+        colour = {"ok": "green", "failed": "red"}.get(r["status"], "yellow")
+        row = [
+            started,
+            f"[{colour}]{escape(r['status'])}[/]",
+            *(str(c.get(k, 0)) for k in ("indexed", "unchanged", "duplicate", "rejected")),
+        ]
+        if len(targets) > 1:
+            row.append(escape(r["target"]))
+        table.add_row(*row)
+    out.print(table, highlight=False)
+    for r in runs:
+        if r["status"] == "failed" and r["message"]:
+            out.print(
+                f"[red]run {r['run_id']} failed:[/] {escape(redact(r['message']))}",
+                highlight=False,
+            )
+
+
+@app.command(cls=PlainHelpCommand)
 def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Index statistics: documents, languages, sites, warnings, publication years."""
     from etl.backends.base import SearchRequest
@@ -412,28 +886,32 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     _require_index(settings)
     backend = _open_backend(settings)
     try:
-        result = backend.search(
-            SearchRequest(
-                facets=["language", "site", "warning", "published_source"],
-                size=0,
-                histogram="year",
-                facet_size=20,
+        with _index_errors(settings):
+            result = backend.search(
+                SearchRequest(
+                    facets=["language", "site", "warning", "published_source"],
+                    size=0,
+                    histogram="year",
+                    facet_size=20,
+                )
             )
-        )
-        data: dict[str, Any] = {
-            "index": settings.index if not settings.uses_elasticsearch else "elasticsearch",
-            "documents": backend.count(),
-            "facets": {k: {v.value: v.count for v in vs} for k, vs in result.facets.items()},
-            "published_by_year": {b.value: b.count for b in result.histogram},
-        }
+            data: dict[str, Any] = {
+                "index": redact(settings.index),
+                "documents": backend.count(),
+                "facets": {k: {v.value: v.count for v in vs} for k, vs in result.facets.items()},
+                "published_by_year": {b.value: b.count for b in result.histogram},
+            }
     finally:
         backend.close()
     if as_json:
         _print_json(data)
         return
-    out.print(f"[bold]{data['documents']}[/] documents in {data['index']}")
+    out.print(f"[bold]{data['documents']}[/] documents in {escape(data['index'])}")
     for name, values in data["facets"].items():
-        out.print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in values.items()), highlight=False)
+        out.print(
+            f"{name}: " + escape(", ".join(f"{k} {v}" for k, v in values.items())),
+            highlight=False,
+        )
     out.print(
         "published by year: " + ", ".join(f"{k} {v}" for k, v in data["published_by_year"].items())
     )

@@ -18,7 +18,7 @@ from elasticsearch import Elasticsearch
 
 from etl import es_admin
 from etl.backends.base import IndexError_
-from etl.backends.elasticsearch import build_client
+from etl.backends.elasticsearch import build_client, check_reachable
 from etl.kibana import KibanaError, import_saved_objects
 from etl.settings import Settings, redact_url
 
@@ -92,6 +92,7 @@ def _with_client(index: str | None, action: Callable[[Settings, Elasticsearch], 
     with _expected_errors():
         client = build_client(settings)
         try:
+            check_reachable(client, settings.index, settings.es_probe_timeout)
             return action(settings, client)
         finally:
             client.close()

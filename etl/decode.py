@@ -19,6 +19,7 @@ _BOMS = (
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.I)
 # Control characters other than tab, newline, form feed and carriage return.
 _CONTROL = bytes(set(range(32)) - {9, 10, 12, 13})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NotText(ValueError):
@@ -50,7 +51,18 @@ def _western(data: bytes) -> bool:
 
 
 def decode(data: bytes, *, html: bool = False, declared: str | None = None) -> Decoded:
-    """Text of ``data``. ``declared``: the charset the HTTP response named, if any."""
+    """Text of ``data``. ``declared``: the charset the HTTP response named, if any.
+
+    The text is always valid Unicode: a lone surrogate, which some declared codecs produce
+    (``utf-7``: ``+2AA-``; ``unicode_escape``), becomes U+FFFD. Neither SQLite nor JSON output
+    nor spaCy would take it."""
+    decoded = _decode(data, html=html, declared=declared)
+    if _SURROGATE.search(decoded.text) is None:
+        return decoded
+    return Decoded(_SURROGATE.sub("\ufffd", decoded.text), decoded.encoding, decoded.guessed)
+
+
+def _decode(data: bytes, *, html: bool, declared: str | None) -> Decoded:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:

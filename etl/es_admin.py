@@ -15,20 +15,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
+from elasticsearch.helpers import scan, streaming_bulk
 
 from etl.backends.base import IndexError_, IndexSetupError
-from etl.backends.elasticsearch import build_client, es_errors, read_alias, write_alias
+from etl.backends.elasticsearch import (
+    build_client,
+    error_reason,
+    es_errors,
+    read_alias,
+    write_alias,
+)
 from etl.schema import Field, load_schema, mappings_dir
 from etl.settings import Settings
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_FILE = "index-template.json"
 # Above the built-in templates (priority 100) so nothing else shapes our indices.
@@ -177,6 +188,7 @@ class ReindexReport:
     dest: str
     docs_copied: int
     took_ms: int
+    method: str = "_reindex"  # or "scroll+bulk" on a cluster without the reindex module
     old_index_kept: bool = True
 
     def as_dict(self) -> dict[str, Any]:
@@ -275,25 +287,63 @@ def reindex(settings: Settings, client: Elasticsearch | None = None) -> ReindexR
         versions = [index_version(settings, n) or 0 for n in versioned_indices(client, settings)]
         dest = index_name(settings, max(versions, default=0) + 1)
         client.indices.create(index=dest)
+        copied, took_ms, method = _copy_documents(client, source, dest)
+        client.indices.update_aliases(actions=_swap_actions(settings, source, dest))
+        return ReindexReport(
+            source=source, dest=dest, docs_copied=copied, took_ms=took_ms, method=method
+        )
+
+
+def _copy_documents(client: Elasticsearch, source: str, dest: str) -> tuple[int, int, str]:
+    """Copy every document of ``source`` into ``dest``: (copied, took_ms, method).
+
+    The server-side ``_reindex`` API when the cluster has it; a cluster without the reindex
+    module answers 405 (its path then reads as an index name), and there the documents are
+    copied from here with scroll + bulk, which only needs the core APIs. Either way a failed
+    document stops the reindex before the aliases move."""
+    started = time.monotonic()
+    try:
         result = client.reindex(
             source={"index": source},
             dest={"index": dest, "op_type": "create"},
             wait_for_completion=True,
             refresh=True,
         ).body
-        failures = result.get("failures") or []
-        if failures:
-            raise IndexError_(
-                f"reindex {source} -> {dest} failed for {len(failures)} document(s), "
-                f"first: {_failure_reason(failures[0])}; aliases not moved"
-            )
-        client.indices.update_aliases(actions=_swap_actions(settings, source, dest))
-        return ReindexReport(
-            source=source,
-            dest=dest,
-            docs_copied=int(result.get("created", 0)) + int(result.get("updated", 0)),
-            took_ms=int(result.get("took", 0)),
+    except ApiError as exc:
+        if exc.status_code != 405:
+            raise
+        log.info("no _reindex API here: copying %s -> %s with scroll + bulk", source, dest)
+        return _copy_client_side(client, source, dest), _ms_since(started), "scroll+bulk"
+    failures = result.get("failures") or []
+    if failures:
+        raise IndexError_(
+            f"reindex {source} -> {dest} failed for {len(failures)} document(s), "
+            f"first: {_failure_reason(failures[0])}; aliases not moved"
         )
+    copied = int(result.get("created", 0)) + int(result.get("updated", 0))
+    return copied, int(result.get("took", 0)), "_reindex"
+
+
+def _copy_client_side(client: Elasticsearch, source: str, dest: str) -> int:
+    actions = (
+        {"_op_type": "create", "_index": dest, "_id": hit["_id"], "_source": hit["_source"]}
+        for hit in scan(client, index=source, query={"query": {"match_all": {}}}, size=500)
+    )
+    copied = 0
+    for ok, item in streaming_bulk(client, actions, raise_on_error=False, chunk_size=500):
+        if not ok:
+            info = next(iter(item.values()))
+            raise IndexError_(
+                f"reindex {source} -> {dest} failed for document {info.get('_id')}: "
+                f"{error_reason(info.get('error'))}; aliases not moved"
+            )
+        copied += 1
+    client.indices.refresh(index=dest)
+    return copied
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 def _swap_actions(settings: Settings, source: str, dest: str) -> list[dict[str, Any]]:

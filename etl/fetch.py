@@ -21,6 +21,7 @@ How a URL is fetched (``Fetcher.get``), hop by hop since we follow redirects our
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import heapq
@@ -28,7 +29,6 @@ import itertools
 import logging
 import re
 import socket
-import sqlite3
 import threading
 import time
 import zlib
@@ -54,10 +54,11 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+from urllib3.response import HTTPResponse
 from urllib3.util.connection import create_connection as create_connection  # tests spy on it
 
 from etl.fetch_cache import CacheEntry, FetchCache
-from etl.netguard import BlockedAddress, NetGuard
+from etl.netguard import BlockedAddress, NetGuard, normal_host
 from etl.settings import Settings, redact_url
 from etl.sources import RawInput
 
@@ -163,6 +164,113 @@ class _Robots:
     error: FetchError | None = None  # set: every URL of the origin is rejected with it
 
 
+# --- the whole-response deadline --------------------------------------------------------
+
+
+class _Deadline:
+    """The deadline of one request: its status line, headers and whole body must have arrived
+    by ``at``. The read timeout alone never fires against a server that sends a byte a
+    second, and a blocking read cannot be told to stop early, so at the deadline the
+    watchdog shuts the request's socket down: whatever read is waiting then ends at once
+    (and the error it raises is reported as this deadline)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self.done = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def reason(self) -> str:
+        return f"timeout after {self.seconds:g}s (whole response deadline)"
+
+    def watch(self, sock: socket.socket | None) -> None:
+        """The socket the response arrives on (a pooled connection's differs per request)."""
+        with self._lock:
+            if self.done or sock is None:
+                return
+            self._sock = sock
+            if self.expired:
+                _shutdown(sock)
+
+    def fire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            if self._sock is not None:
+                _shutdown(self._sock)
+
+    def check(self) -> None:
+        if self.expired or time.monotonic() >= self.at:
+            self.expired = True
+            raise FetchError(self.reason)
+
+    def close(self) -> None:
+        """The request is over: the socket (maybe back in the pool) is no longer ours."""
+        with self._lock:
+            self.done = True
+            self._sock = None
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # socket.socket's own shutdown, also for an SSLSocket: SSLSocket.shutdown would drop the
+    # TLS state under a read that is still running in another thread.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One thread per process that fires deadlines when they are due."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def start(self, seconds: float) -> _Deadline:
+        deadline = _Deadline(seconds)
+        with self._cond:
+            if len(self._heap) > 4096:  # drop finished requests' entries now and then
+                self._heap = [e for e in self._heap if not e[2].done]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (deadline.at, next(self._seq), deadline))
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(
+                    target=self._run, name="fetch-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return deadline
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)[2].fire()
+
+
+WATCHDOG = _Watchdog()
+_current = threading.local()  # the deadline of the request this thread is sending
+
+
+def _watch_current(sock: socket.socket | None) -> None:
+    deadline: _Deadline | None = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.watch(sock)
+
+
 # --- guarded connections ----------------------------------------------------------------
 
 
@@ -198,9 +306,17 @@ def _guarded_pool_manager(guard: NetGuard, settings: Settings) -> urllib3.PoolMa
         def _new_conn(self) -> socket.socket:
             return _connect_checked(self, guard)
 
+        def getresponse(self) -> HTTPResponse:  # type: ignore[override]
+            _watch_current(self.sock)  # from the status line on, the deadline holds
+            return super().getresponse()
+
     class GuardedHTTPSConnection(HTTPSConnection):
         def _new_conn(self) -> socket.socket:
             return _connect_checked(self, guard)
+
+        def getresponse(self) -> HTTPResponse:  # type: ignore[override]
+            _watch_current(self.sock)
+            return super().getresponse()
 
     class GuardedHTTPPool(HTTPConnectionPool):
         ConnectionCls = GuardedHTTPConnection
@@ -219,9 +335,18 @@ def _guarded_pool_manager(guard: NetGuard, settings: Settings) -> urllib3.PoolMa
 # --- the fetcher ------------------------------------------------------------------------
 
 
+def shown_url(url: str) -> str:
+    """``redact_url`` that never raises: a URL too broken to parse ("http://[oops", a port out
+    of range) still loses anything that looks like ``user:password@``."""
+    try:
+        return redact_url(url)
+    except ValueError:
+        return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url)
+
+
 def host_of(url: str) -> str:
     """The rate-limit key: the host name, ports ignored (one machine, one budget)."""
-    return (urlsplit(url).hostname or "").lower()
+    return normal_host(urlsplit(url).hostname or "")
 
 
 def status_reason(status: int) -> str:
@@ -300,15 +425,31 @@ class Fetcher:
                 self.check_robots(current)
             headers = self._headers(types, conditional if conditional else None, current)
             try:
-                response = self._send(current, headers)
-                if response.status in REDIRECTS:
-                    nxt = self._redirect_target(current, response)
-                    if nxt in seen:
-                        raise FetchError("redirect loop", final_url=current)
-                    seen.add(nxt)
-                    current = nxt
-                    continue
-                return self._final(current, response, types, limit, headers, truncate)
+                response, deadline = self._send(current, headers)
+                try:
+                    if response.status in REDIRECTS:
+                        nxt = self._redirect_target(current, response)
+                        deadline.check()  # cut short, the Location may be too
+                        if nxt in seen:
+                            raise FetchError("redirect loop", final_url=current)
+                        seen.add(nxt)
+                        current = nxt
+                        continue
+                    final = self._final(
+                        current, response, types, limit, headers, truncate, deadline
+                    )
+                    # A read the watchdog ended may look like the end of the headers or of a
+                    # body without Content-Length: only a response complete in time counts.
+                    deadline.check()
+                    return final
+                except (FetchError, HTTPError, OSError) as exc:
+                    if deadline.expired:  # the watchdog ended the read: say so
+                        raise FetchError(deadline.reason) from None
+                    if isinstance(exc, FetchError):
+                        raise
+                    raise FetchError(self._error_reason(exc)) from None
+                finally:
+                    deadline.close()
             except FetchError as exc:
                 exc.final_url = exc.final_url or current
                 raise
@@ -338,13 +479,21 @@ class Fetcher:
         _discard(response)
         if not location:
             raise FetchError(f"{status_reason(response.status)} without a Location header")
-        target = urldefrag(urljoin(current, location))[0]
-        _check_scheme(target)
+        try:
+            target = urldefrag(urljoin(current, location))[0]
+            _check_scheme(target)
+        except (FetchError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, FetchError) else f"invalid URL: {exc}"
+            raise FetchError(f"redirect refused: {reason}") from None
         return target
 
     # -- sending, with retries ----------------------------------------------------------
 
-    def _send(self, url: str, headers: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
+    def _send(
+        self, url: str, headers: Mapping[str, str]
+    ) -> tuple[urllib3.BaseHTTPResponse, _Deadline]:
+        """The response (status line and headers read) and its deadline, which the caller
+        closes once it has read what it wants of the body."""
         host = host_of(url)
         retries = max(0, self.settings.fetch_retries)
         for attempt in range(retries + 1):
@@ -352,6 +501,8 @@ class Fetcher:
             if dead:
                 raise FetchError(dead, host_level=True)
             self.clock.wait(host, self.interval(host))
+            deadline = WATCHDOG.start(self.settings.fetch_total_timeout)
+            _current.deadline = deadline
             try:
                 response = self.pool.urlopen(
                     "GET",
@@ -364,26 +515,38 @@ class Fetcher:
                     timeout=self.timeout,
                 )
             except BlockedAddress as exc:
+                deadline.close()
                 raise FetchError(str(exc), host_level=True) from None
-            except (NewConnectionError, ProtocolError) as exc:
-                # Refused / reset: worth a retry; DNS failures and timeouts are not.
-                if isinstance(exc, NameResolutionError) or attempt == retries:
+            except BaseException as exc:
+                deadline.close()
+                if deadline.expired:  # the watchdog ended a read of the status line or headers
+                    raise FetchError(deadline.reason) from None
+                if isinstance(exc, NameResolutionError | ConnectTimeoutError):
                     reason = self._error_reason(exc)
-                    if isinstance(exc, NewConnectionError):
-                        self._dead_hosts[host] = reason
+                    if isinstance(exc, ConnectTimeoutError):
+                        self._dead_hosts[host] = reason  # no answer to SYNs: not soon either
                     raise FetchError(reason, host_level=True) from None
-                time.sleep(self._backoff(attempt))
-                continue
-            except ConnectTimeoutError as exc:
-                reason = self._error_reason(exc)
-                self._dead_hosts[host] = reason  # a host that does not answer SYNs won't soon
-                raise FetchError(reason, host_level=True) from None
-            except HTTPError as exc:
-                raise FetchError(self._error_reason(exc)) from None
+                if isinstance(exc, NewConnectionError | ProtocolError):
+                    # Refused / reset: worth a retry; DNS failures and timeouts are not.
+                    if attempt == retries:
+                        reason = self._error_reason(exc)
+                        if isinstance(exc, NewConnectionError):
+                            self._dead_hosts[host] = reason
+                        raise FetchError(reason, host_level=True) from None
+                    time.sleep(self._backoff(attempt))
+                    continue
+                if isinstance(exc, HTTPError):
+                    raise FetchError(self._error_reason(exc)) from None
+                raise
+            finally:
+                _current.deadline = None
             if response.status not in RETRYABLE or attempt == retries:
-                return response
-            delay = self._retry_delay(response, attempt)
-            _discard(response)
+                return response, deadline
+            try:
+                delay = self._retry_delay(response, attempt)
+                _discard(response)
+            finally:
+                deadline.close()
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -427,6 +590,7 @@ class Fetcher:
         limit: int,
         headers: Mapping[str, str],
         truncate: bool,
+        deadline: _Deadline,
     ) -> Response:
         status = response.status
         try:
@@ -442,7 +606,7 @@ class Fetcher:
             if types and content_type and content_type not in types:
                 raise FetchError(f"not an article: content type {content_type}")
             _check_length(response.headers.get("Content-Length"), limit, truncate)
-            data = self._read_body(response, limit, truncate)
+            data = self._read_body(response, limit, truncate, deadline)
         finally:
             _discard(response)
         if types and not content_type:
@@ -457,10 +621,11 @@ class Fetcher:
             last_modified=response.headers.get("Last-Modified"),
         )
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse, limit: int, truncate: bool) -> bytes:
+    def _read_body(
+        self, response: urllib3.BaseHTTPResponse, limit: int, truncate: bool, deadline: _Deadline
+    ) -> bytes:
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
         inflater = _Inflater(encoding, limit, truncate)
-        deadline = time.monotonic() + self.settings.fetch_total_timeout
         raw = 0
         try:
             for chunk in response.stream(_CHUNK, decode_content=False):
@@ -469,11 +634,10 @@ class Fetcher:
                     raise FetchError(f"too large: more than {limit:,} bytes")
                 if inflater.feed(chunk):
                     break  # truncating and full
-                if time.monotonic() > deadline:
-                    raise FetchError(
-                        f"timeout after {self.settings.fetch_total_timeout:g}s (whole response)"
-                    )
+                deadline.check()
         except HTTPError as exc:
+            if deadline.expired:
+                raise FetchError(deadline.reason) from None
             raise FetchError(self._error_reason(exc)) from None
         return inflater.result()
 
@@ -492,8 +656,7 @@ class Fetcher:
         return list((robots.parser.site_maps() if robots.parser else None) or [])
 
     def _robots_for(self, url: str) -> _Robots:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+        origin = _origin(url)
         with self._lock:
             lock = self._robots_locks.setdefault(origin, threading.Lock())
         with lock:  # one fetch per origin, however many threads ask at once
@@ -552,7 +715,7 @@ class Fetcher:
         except FetchError as exc:
             return RawInput(key=url, kind="url", url=exc.final_url or url, rejection=exc.reason)
         except Exception as exc:  # a bug must cost one input, not the run
-            LOG.exception("unexpected error fetching %s", redact_url(url))
+            LOG.exception("unexpected error fetching %s", shown_url(url))
             return RawInput(key=url, kind="url", url=url, rejection=f"fetch failed: {exc!r}")
         extra = {
             k: v
@@ -581,11 +744,30 @@ class Fetcher:
 
 
 def _check_scheme(url: str) -> None:
-    parts = urlsplit(url)
+    """What every URL fetched must be, the first and every redirect hop alike."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise FetchError(f"invalid URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"unsupported URL scheme {parts.scheme or '(none)'!r}")
     if not parts.hostname:
         raise FetchError("URL has no host")
+    if parts.username is not None or parts.password is not None:
+        # As etl.url_discovery refuses them: they would end up in logs and in the index.
+        raise FetchError("URL contains a user name or password")
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]``, the host as ``host_of`` sees it (no final dot)."""
+    parts = urlsplit(url)
+    host = normal_host(parts.hostname or "")
+    try:
+        port = parts.port
+    except ValueError:
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
 
 
 def _content_type(header: str) -> tuple[str, str]:
@@ -821,8 +1003,8 @@ class _Dispatcher:
         """Update the cache; it only saves work, so a locked database costs a warning."""
         try:
             self._update_cache(result)
-        except sqlite3.OperationalError as exc:
-            LOG.warning("fetch cache not updated for %s: %s", redact_url(result.key), exc)
+        except Exception as exc:  # locked, or a URL SQLite cannot take: a warning, not the run
+            LOG.warning("fetch cache not updated for %s: %r", shown_url(result.key), exc)
 
     def _update_cache(self, result: RawInput) -> None:
         if result.not_modified:

@@ -7,11 +7,14 @@ the index, so a batch that fails leaves its inputs pending for the next run.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,11 @@ CREATE TABLE IF NOT EXISTS ledger_runs (
     run_id      TEXT PRIMARY KEY,
     started_at  TEXT NOT NULL,
     finished_at TEXT,
-    status      TEXT NOT NULL,            -- running, ok, failed
+    status      TEXT NOT NULL,            -- running, ok, failed, dry_run, interrupted
     target      TEXT NOT NULL,            -- where it indexed (no credentials)
     counts      TEXT NOT NULL DEFAULT '{}',
-    message     TEXT NOT NULL DEFAULT ''
+    message     TEXT NOT NULL DEFAULT '',
+    owner       TEXT NOT NULL DEFAULT ''  -- JSON: the process running it (see _Process)
 );
 CREATE TABLE IF NOT EXISTS ledger_outcomes (
     run_id       TEXT NOT NULL REFERENCES ledger_runs(run_id),
@@ -69,24 +73,142 @@ class SourceState:
     pipeline: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Process:
+    """Who runs a run: enough to tell later, from the same machine, whether it still runs.
+
+    ``pid`` alone is not enough: pids are reused, and after a reboot or in another container
+    (another pid namespace) the same number is another process. So the process's start time
+    (``/proc/<pid>/stat``), the boot id and the pid namespace are kept too."""
+
+    host: str
+    boot: str
+    pidns: str
+    pid: int
+    start: str
+
+    @classmethod
+    def current(cls) -> _Process:
+        return cls(
+            socket.gethostname(),
+            _read("/proc/sys/kernel/random/boot_id"),
+            _pid_namespace(),
+            os.getpid(),
+            _start_time(os.getpid()) or "",
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> _Process | None:
+        try:
+            data = json.loads(text)
+            return cls(
+                str(data["host"]),
+                str(data["boot"]),
+                str(data["pidns"]),
+                int(data["pid"]),
+                str(data["start"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self))
+
+    def gone(self, here: _Process) -> bool | None:
+        """True when this process has certainly ended, seen from ``here``; None when it cannot
+        be told (another machine or container)."""
+        if self.host != here.host:
+            return None
+        if self.boot and here.boot and self.boot != here.boot:
+            return True  # the machine restarted since
+        if self.pidns != here.pidns:
+            return None
+        if self.start and here.start:
+            return _start_time(self.pid) != self.start  # gone, a zombie, or another process
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip()
+    except (OSError, ValueError):
+        return ""
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot); None when it is not running
+    (a zombie, killed but not yet reaped, counts as not running)."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
+        return None
+    return fields[19]
+
+
 class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn = connect(self.path)
         self._conn.executescript(_SCHEMA)
+        columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(ledger_runs)")}
+        if "owner" not in columns:  # a ledger from before runs knew their process
+            self._conn.execute("ALTER TABLE ledger_runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         self._conn.close()
 
     # --- runs ---------------------------------------------------------------------------------
     def start_run(self, target: str) -> str:
+        self.mark_interrupted()
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         self._conn.execute(
-            "INSERT INTO ledger_runs(run_id, started_at, status, target) "
-            "VALUES (?, ?, 'running', ?)",
-            (run_id, now_iso(), target),
+            "INSERT INTO ledger_runs(run_id, started_at, status, target, owner) "
+            "VALUES (?, ?, 'running', ?, ?)",
+            (run_id, now_iso(), target, _Process.current().dumps()),
         )
         return run_id
+
+    def mark_interrupted(self) -> list[str]:
+        """Runs still ``running`` whose process is gone (killed: ``kill -9``, the OOM killer,
+        a reboot) become ``interrupted``; returns their ids. Only runs started on this
+        machine can be judged; the others are left as they are."""
+        here = _Process.current()
+        rows = self._conn.execute(
+            "SELECT run_id, owner FROM ledger_runs WHERE status='running' AND owner != ''"
+        ).fetchall()
+        ended = []
+        for row in rows:
+            owner = _Process.parse(row["owner"])
+            if owner is not None and owner.gone(here):
+                ended.append((row["run_id"], owner))
+        for run_id, owner in ended:
+            self._conn.execute(
+                "UPDATE ledger_runs SET status='interrupted', finished_at=?, message=? "
+                "WHERE run_id=? AND status='running'",
+                (
+                    now_iso(),
+                    f"process {owner.pid} on {owner.host} ended without finishing the run "
+                    "(killed?); its inputs that were not recorded are still pending",
+                    run_id,
+                ),
+            )
+        return [run_id for run_id, _ in ended]
 
     def finish_run(
         self, run_id: str, status: str, counts: dict[str, int], message: str = ""
@@ -97,6 +219,9 @@ class Ledger:
         )
 
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The last runs, newest first; a run whose process is gone shows as interrupted."""
+        with contextlib.suppress(sqlite3.OperationalError):  # read-only: shown as recorded
+            self.mark_interrupted()
         rows = self._conn.execute(
             "SELECT * FROM ledger_runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
         ).fetchall()

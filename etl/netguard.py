@@ -70,11 +70,51 @@ def parse_networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
+# NAT64's well-known prefix (RFC 6052): 64:ff9b::10.0.0.5 is translated to 10.0.0.5.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, which is where packets to it may end up:
+    IPv4-mapped (``::ffff:10.0.0.1``), 6to4 (``2002:0a00:0001::/48``), Teredo (``2001::/32``,
+    its server and its client, de-obfuscated) and NAT64 (``64:ff9b::10.0.0.1``)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        server, client = address.teredo
+        return [client, server]
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
+
+
+def blocked(address: IPAddress) -> tuple[IPAddress, str] | None:
+    """(the address to name, why) when connecting to ``address`` is refused; else None.
+
+    An IPv6 address that carries an IPv4 address is judged by the IPv4 address, and named by
+    it (that is where it would go): ``2002:a00:5::`` is ``10.0.0.5 (private network)``. When
+    the IPv4 address is fine, the IPv6 address is still judged as itself."""
+    for inner in embedded_ipv4(address):
+        why = _why_blocked(inner)
+        if why is not None:
+            return inner, why
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return None  # ::ffff:0:0/96 is "private" to ipaddress; it is only its IPv4 address
+    why = _why_blocked(address)
+    return None if why is None else (address, why)
+
+
 def why_blocked(address: IPAddress) -> str | None:
     """Why connecting to ``address`` is refused, or ``None`` when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        # ::ffff:10.0.0.1 reaches 10.0.0.1: judge the IPv4 address it carries.
-        return why_blocked(address.ipv4_mapped)
+    found = blocked(address)
+    return None if found is None else found[1]
+
+
+def _why_blocked(address: IPAddress) -> str | None:
     if address in METADATA_ADDRESSES:
         return "cloud metadata endpoint"
     # Order matters: the most specific reason first (loopback is also "private").
@@ -118,11 +158,9 @@ class NetGuard:
         """Raise ``BlockedAddress`` unless ``address`` is public or explicitly allowed."""
         if self.is_allowed(address):
             return
-        why = why_blocked(address)
-        if why is not None:
-            # Name the IPv4 address an IPv4-mapped one carries: that is where it would go.
-            mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-            raise BlockedAddress(str(mapped or address), why)
+        found = blocked(address)
+        if found is not None:
+            raise BlockedAddress(str(found[0]), found[1])
 
     def resolve(self, host: str, port: int) -> list[str]:
         """Every address ``host`` resolves to, each checked; raises on the first unsafe one.
@@ -130,7 +168,7 @@ class NetGuard:
         All addresses must pass, not just one: otherwise a name with one public and one private
         record could steer the connection to the private one. Raises ``socket.gaierror`` when
         the name does not resolve."""
-        host = host.strip("[]")
+        host = normal_host(host)
         literal = _ip_literal(host)
         if literal is not None:
             # No DNS for literal addresses: the check happens before any packet is sent.
@@ -150,6 +188,14 @@ class NetGuard:
         if not addresses:
             raise socket.gaierror(socket.EAI_NONAME, f"no address for {host}")
         return addresses
+
+
+def normal_host(host: str) -> str:
+    """A host name as the guard and the rate limiter see it: no brackets, lower case, no
+    final dot. ``127.0.0.1.`` and ``EXAMPLE.com.`` name what ``127.0.0.1`` and ``example.com``
+    name; with the dot, the first would not be seen as an address (and go to DNS) and the
+    second would get a rate budget of its own."""
+    return host.strip().strip("[]").lower().rstrip(".")
 
 
 def _ip_literal(host: str) -> IPAddress | None:

@@ -4,7 +4,13 @@ The DAG files build their ``params`` from here so that the trigger form (titles,
 limits) is defined once, and so that the checks can be unit-tested without Airflow. Airflow
 validates a trigger's conf against these JSON schemas before it creates the run; what a schema
 cannot express (does this path exist? unknown keys?) is checked by the first task of each DAG
-with ``problems_*`` below.
+with the functions below.
+
+Optional parameters are typed ``["null", "string"]`` (``["null", "array"]`` for lists) with
+``None`` as default when there is nothing to show, as Airflow's params documentation says: the
+trigger form marks a field whose type does not allow ``null`` as required, so an empty
+``"string"`` default kept its Trigger button disabled. ``None``, like an empty value, means "not
+given" to the tasks.
 
 Nothing heavy is imported here: DAG files import this module at parse time.
 """
@@ -95,8 +101,8 @@ def _index_param() -> Param:
     from airflow.sdk import Param
 
     return Param(
-        "",
-        type="string",
+        None,
+        type=["null", "string"],
         title="Index",
         description=(
             "Leave empty for the configured index (the Airflow connection elasticsearch_default "
@@ -146,8 +152,8 @@ def file_params() -> dict[str, Param]:
 
     return {
         "paths": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string", "minLength": 1},
             title="Files or folders",
             description=(
@@ -167,16 +173,16 @@ def url_params() -> dict[str, Param]:
     url_items = {"type": "string", "pattern": _HTTP_URL_PATTERN}
     return {
         "urls": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items=url_items,
             title="URLs",
             description="Article URLs to fetch, one per line (http:// or https://).",
             section=_SECTION_INPUTS,
         ),
         "url_list": Param(
-            os.environ.get("ARTICLE_ETL_URL_LIST", ""),
-            type="string",
+            os.environ.get("ARTICLE_ETL_URL_LIST") or None,
+            type=["null", "string"],
             title="URL list file",
             description=(
                 "A text file on the worker with one URL per line (# starts a comment). "
@@ -185,16 +191,16 @@ def url_params() -> dict[str, Param]:
             section=_SECTION_INPUTS,
         ),
         "feeds": Param(
-            _env_list("ARTICLE_ETL_FEEDS"),
-            type="array",
+            _env_list("ARTICLE_ETL_FEEDS") or None,
+            type=["null", "array"],
             items=url_items,
             title="RSS/Atom feeds",
             description="Feed URLs whose entries are fetched (default: ARTICLE_ETL_FEEDS).",
             section=_SECTION_INPUTS,
         ),
         "sitemaps": Param(
-            _env_list("ARTICLE_ETL_SITEMAPS"),
-            type="array",
+            _env_list("ARTICLE_ETL_SITEMAPS") or None,
+            type=["null", "array"],
             items=url_items,
             title="Sitemaps",
             description="Sitemap URLs whose pages are fetched (default: ARTICLE_ETL_SITEMAPS).",

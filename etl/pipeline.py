@@ -8,23 +8,30 @@ fails for good (``TransientIndexError``) the run fails and the rest stay pending
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from etl.backends import open_backend
-from etl.backends.base import IndexBackend
+from etl.backends.base import IndexBackend, IndexError_, IndexResult
 from etl.ledger import Ledger, SourceState
 from etl.process import Processed, ProcessOptions, process_stream
 from etl.record import PIPELINE_VERSION, Article, InputOutcome, Outcome
 from etl.settings import Settings, redact_url
-from etl.sources import RawInput, discover, read_inputs
+from etl.sources import RawInput, discover, read_file
 
 DONE = {Outcome.INDEXED.value, Outcome.DUPLICATE.value}
+LOG = logging.getLogger(__name__)
+# Failures of the ledger's database itself (locked, disk full, I/O): about the run, not about
+# one input, so they fail the run (and its inputs stay pending) instead of rejecting inputs.
+_RUN_LEVEL_ERRORS = (sqlite3.OperationalError,)
+_INDEX_OR_RUN_LEVEL_ERRORS = (IndexError_, sqlite3.OperationalError)
 
 
 @dataclass(slots=True)
@@ -83,27 +90,78 @@ def split_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
 def changed_files(paths: Sequence[str], settings: Settings) -> list[str]:
     """Files under ``paths`` that are new or whose bytes changed since they were indexed.
 
-    Cheap: one read and hash per file, no parsing."""
-    from etl.record import sha256_hex
+    Cheap: one read and hash per file (a ``.gz`` file inflated first, as the ledger hashes
+    it), no parsing."""
+    from etl.sources import recorded_hash
 
-    files = discover(paths, settings.include, settings.exclude)
+    files, unlisted = _discover(paths, settings)
     ledger = Ledger(settings.ledger_path)
     try:
         known = ledger.settled_hashes(PIPELINE_VERSION)
     finally:
         ledger.close()
-    changed = []
+    changed = [raw.key for raw in unlisted]  # the run records why
     for path in files:
-        key = str(path)
-        if key not in known or path.name.lower().endswith((".jsonl", ".ndjson", ".gz")):
-            changed.append(key)  # container files: their records are checked one by one
-            continue
-        try:
-            if sha256_hex(path.read_bytes()) != known[key]:
-                changed.append(key)
-        except OSError:
-            changed.append(key)  # unreadable: let the run record why
+        key = safe_text(str(path))
+        # None: a container file (its records are checked one by one) or a file that cannot be
+        # read as one input (the run records why).
+        if key not in known or recorded_hash(path, settings.max_input_bytes) != known[key]:
+            changed.append(str(path))
     return changed
+
+
+def safe_text(text: str) -> str:
+    """``text`` as valid Unicode, unchanged when it already is.
+
+    A file name with bytes that are not UTF-8 arrives with surrogate escapes
+    (``os.fsdecode(b"bad\\xff.txt")``), and JSON may carry lone surrogates (``"\\ud800"``);
+    neither SQLite, JSON output nor a terminal takes them. Such characters are written as
+    backslash escapes (``bad\\xff.txt``), so the key stays readable and stable from run to
+    run. (A file really named with a backslash escape would share the key; that is all.)"""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # surrogates that are not escaped bytes
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as a rejection reason: its type and message, valid Unicode, one line."""
+    text = " ".join(str(exc).split())
+    return safe_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def _discover(paths: Sequence[str], settings: Settings) -> tuple[list[Path], list[RawInput]]:
+    """The files under ``paths``, and the paths that cannot be listed as rejected inputs.
+
+    Each path is listed on its own: one that fails (missing, a name the system refuses, a
+    folder that cannot be read) is rejected with the reason and the others are listed."""
+    files: dict[Path, None] = {}
+    unlisted: list[RawInput] = []
+    for p in paths:
+        try:
+            key = str(Path(p).absolute())
+        except Exception:  # no current folder, or a name the system refuses
+            key = p
+        try:
+            if not Path(p).exists():
+                unlisted.append(
+                    RawInput(key=key, kind="file", rejection="no such file or directory")
+                )
+                continue
+            found = discover([p], settings.include, settings.exclude)
+        except Exception as exc:
+            LOG.warning("cannot list %s: %s", safe_text(p), _describe(exc))
+            unlisted.append(
+                RawInput(key=key, kind="file", rejection=f"cannot list: {_describe(exc)}")
+            )
+            continue
+        files.update(dict.fromkeys(found))
+    return list(files), unlisted
 
 
 ProgressCallback = Callable[[InputOutcome], None]
@@ -140,16 +198,10 @@ def ingest(
     """Ingest files, directories and URLs into the index ``settings.index``."""
     started = time.perf_counter()
     urls, paths = split_inputs(inputs)
-    files = discover(paths, settings.include, settings.exclude)
-    missing = [p for p in paths if not Path(p).exists()]
+    files, unlisted = _discover(paths, settings)
     raws: list[Iterable[RawInput]] = [
-        [
-            RawInput(
-                key=str(Path(p).absolute()), kind="file", rejection="no such file or directory"
-            )
-            for p in missing
-        ],
-        read_inputs([f for f in files if f.exists()], settings.max_input_bytes),
+        unlisted,
+        _read_files(files, settings.max_input_bytes),
     ]
     ledger = Ledger(settings.ledger_path)
     if urls or feeds or sitemaps or url_lists:
@@ -198,8 +250,40 @@ def ingest(
 
 
 def _chain(sources: Iterable[Iterable[RawInput]]) -> Iterator[RawInput]:
+    """Every input of every source, its key and texts made safe to record (``safe_text``)."""
     for source in sources:
-        yield from source
+        for raw in source:
+            raw.key = safe_text(raw.key)
+            raw.url = safe_text(raw.url)
+            if raw.rejection is not None:
+                raw.rejection = safe_text(raw.rejection)
+            yield raw
+
+
+def _read_files(files: Sequence[Path], max_bytes: int) -> Iterator[RawInput]:
+    """The inputs of each file; a file that fails to read in any way is rejected alone, and
+    a file that was listed but is gone by the time it is read is rejected as vanished."""
+    for path in files:
+        try:
+            for raw in read_file(path, max_bytes):
+                if raw.rejection is not None and raw.kind == "file" and _vanished(path):
+                    raw.rejection = "vanished: deleted after it was listed"
+                yield raw
+        except Exception as exc:
+            LOG.warning("cannot read %s: %s", safe_text(str(path)), _describe(exc))
+            reason = "vanished: deleted after it was listed" if _vanished(path) else None
+            yield RawInput(
+                key=str(path),
+                kind="file",
+                rejection=reason or f"cannot read file: {_describe(exc)}",
+            )
+
+
+def _vanished(path: Path) -> bool:
+    try:
+        return not os.path.lexists(path)
+    except Exception:
+        return False
 
 
 def _url_inputs(
@@ -213,14 +297,45 @@ def _url_inputs(
     from etl.fetch import fetch_inputs
     from etl.url_discovery import discover_urls
 
-    found, rejected = discover_urls(
-        urls, settings, feeds=feeds, sitemaps=sitemaps, list_files=url_lists
-    )
+    try:
+        found, rejected = discover_urls(
+            urls, settings, feeds=feeds, sitemaps=sitemaps, list_files=url_lists
+        )
+    except Exception as exc:  # discover_urls guards each source; this is the last resort
+        from etl.fetch import shown_url
+
+        LOG.exception("URL discovery failed")
+        for name in [*urls, *feeds, *sitemaps, *url_lists]:
+            yield RawInput(
+                key=shown_url(name),
+                kind="url",
+                rejection=f"URL discovery failed: {_describe(exc)}",
+            )
+        return
     yield from rejected
-    known = {
-        k: s.raw_hash for k, s in ledger.states(found).items() if s.raw_hash and s.outcome in DONE
-    }
-    yield from fetch_inputs(found, settings, cache_path=settings.ledger_path, known_hashes=known)
+    try:
+        states = ledger.states(found)
+    except _RUN_LEVEL_ERRORS:
+        raise
+    except Exception as exc:  # only costs the conditional requests
+        LOG.warning("no conditional requests this run: %s", _describe(exc))
+        states = {}
+    known = {k: s.raw_hash for k, s in states.items() if s.raw_hash and s.outcome in DONE}
+    pending = dict.fromkeys(found)
+    try:
+        for raw in fetch_inputs(
+            found, settings, cache_path=settings.ledger_path, known_hashes=known
+        ):
+            pending.pop(raw.key, None)
+            yield raw
+    except _RUN_LEVEL_ERRORS:
+        raise
+    except Exception as exc:  # fetch_input never raises; the dispatcher around it might
+        LOG.exception("fetching failed")
+        for url in pending:
+            yield RawInput(
+                key=url, kind="url", url=url, rejection=f"fetch failed: {_describe(exc)}"
+            )
 
 
 def _run(
@@ -241,10 +356,22 @@ def _run(
 
     def to_process() -> Iterator[RawInput]:
         for chunk in _windows(raws, window):
-            states = ledger.states(r.key for r in chunk)
+            states, failed = _lookup(ledger, [r.key for r in chunk])
             skipped: list[InputOutcome] = []
             for raw in chunk:
-                settled = _settled_outcome(raw, states.get(raw.key), reprocess=reprocess)
+                try:
+                    if raw.key in failed:
+                        settled: InputOutcome | None = InputOutcome(
+                            raw.key, Outcome.REJECTED, reason=failed[raw.key]
+                        )
+                    else:
+                        settled = _settled_outcome(raw, states.get(raw.key), reprocess=reprocess)
+                except _RUN_LEVEL_ERRORS:
+                    raise
+                except Exception as exc:
+                    settled = InputOutcome(
+                        raw.key, Outcome.REJECTED, reason=f"cannot be checked: {_describe(exc)}"
+                    )
                 if settled is None:
                     yield raw
                 else:
@@ -252,12 +379,75 @@ def _run(
             if skipped and not dry_run:
                 # Unchanged inputs keep their state; a still-rejected one is recorded again.
                 hashes = {o.source: (_known_hash(states.get(o.source)), None) for o in skipped}
-                ledger.record(run_id, skipped, hashes, PIPELINE_VERSION)
+                skipped = _record(ledger, run_id, skipped, hashes)
             for outcome in skipped:
                 emit(outcome)
 
     for batch in process_stream(to_process(), options, workers=settings.workers):
         _settle(batch, ledger, backend, run_id, emit, seen_content, dry_run=dry_run)
+
+
+def _lookup(ledger: Ledger, keys: Sequence[str]) -> tuple[dict[str, SourceState], dict[str, str]]:
+    """The ledger's state of each key, and the keys whose lookup failed (with why): when the
+    lookup of a window fails, each key is looked up alone so that only the bad ones fail."""
+    try:
+        return ledger.states(keys), {}
+    except _RUN_LEVEL_ERRORS:
+        raise
+    except Exception as exc:
+        LOG.warning("ledger lookup failed, looking up one by one: %s", _describe(exc))
+    states: dict[str, SourceState] = {}
+    failed: dict[str, str] = {}
+    for key in keys:
+        try:
+            states.update(ledger.states([key]))
+        except _RUN_LEVEL_ERRORS:
+            raise
+        except Exception as exc:
+            failed[key] = f"ledger lookup failed: {_describe(exc)}"
+    return states, failed
+
+
+def _record(
+    ledger: Ledger,
+    run_id: str,
+    outcomes: Sequence[InputOutcome],
+    hashes: Mapping[str, tuple[str | None, str | None]],
+) -> list[InputOutcome]:
+    """Record ``outcomes`` in one transaction; when that fails for a reason other than the
+    database itself, one by one, so that an outcome that cannot be recorded costs only its
+    input: it becomes ``rejected`` with why (recorded so if that is possible). Returns the
+    outcomes as they now stand."""
+    try:
+        ledger.record(run_id, outcomes, hashes, PIPELINE_VERSION)
+        return list(outcomes)
+    except _RUN_LEVEL_ERRORS:
+        raise
+    except Exception as exc:
+        LOG.warning("recording a batch failed, recording one by one: %s", _describe(exc))
+    recorded: list[InputOutcome] = []
+    for outcome in outcomes:
+        try:
+            ledger.record(run_id, [outcome], hashes, PIPELINE_VERSION)
+            recorded.append(outcome)
+            continue
+        except _RUN_LEVEL_ERRORS:
+            raise
+        except Exception as exc:
+            rejected = InputOutcome(
+                outcome.source,
+                Outcome.REJECTED,
+                reason=f"cannot be recorded: {_describe(exc)}",
+                doc_id=outcome.doc_id,
+            )
+        try:
+            ledger.record(run_id, [rejected], {}, PIPELINE_VERSION)
+        except _RUN_LEVEL_ERRORS:
+            raise
+        except Exception as exc:
+            LOG.error("outcome of %s not recorded: %s", outcome.source, _describe(exc))
+        recorded.append(rejected)
+    return recorded
 
 
 def _settled_outcome(
@@ -311,15 +501,24 @@ def _settle(
     to_index: list[Article] = []
     for p in batch:
         key = p.raw.key
-        hashes[key] = (p.raw.raw_hash if p.raw.data else _raw_hash_of(p), None)
-        if p.article is None:
-            outcomes[key] = InputOutcome(key, Outcome.REJECTED, reason=p.rejection or "rejected")
+        try:
+            hashes[key] = (p.raw.raw_hash if p.raw.data else _raw_hash_of(p), None)
+            if p.article is None:
+                reason = safe_text(p.rejection or "rejected")
+                outcomes[key] = InputOutcome(key, Outcome.REJECTED, reason=reason)
+                continue
+            article = p.article
+            hashes[key] = (article.raw_hash, article.content_hash)
+            holder = seen_content.get(article.content_hash) or ledger.holder_of_content(
+                article.content_hash, other_than=key
+            )
+        except _RUN_LEVEL_ERRORS:
+            raise
+        except Exception as exc:
+            outcomes[key] = InputOutcome(
+                key, Outcome.REJECTED, reason=f"cannot be settled: {_describe(exc)}"
+            )
             continue
-        article = p.article
-        hashes[key] = (article.raw_hash, article.content_hash)
-        holder = seen_content.get(article.content_hash) or ledger.holder_of_content(
-            article.content_hash, other_than=key
-        )
         if holder is not None and holder[1] != key:
             outcomes[key] = InputOutcome(
                 key,
@@ -336,21 +535,40 @@ def _settle(
 
     if to_index and backend is not None:
         # Raises TransientIndexError when the index is gone: nothing of this batch is recorded.
-        for result in backend.upsert(to_index):
+        for result in _upsert(backend, to_index):
             if not result.ok:
                 source = next(a.source for a in to_index if a.id == result.doc_id)
                 outcomes[source] = InputOutcome(
                     source,
                     Outcome.REJECTED,
-                    reason=f"index refused it: {result.reason}",
+                    reason=safe_text(f"index refused it: {result.reason}"),
                     doc_id=result.doc_id,
                 )
-        _drop_replaced(to_index, outcomes, ledger, backend)
+        try:
+            _drop_replaced(to_index, outcomes, ledger, backend)
+        except _INDEX_OR_RUN_LEVEL_ERRORS:
+            raise
+        except Exception as exc:  # costs a stale document in the index, not the inputs
+            LOG.warning("replaced documents not removed: %s", _describe(exc))
     ordered = [outcomes[p.raw.key] for p in batch]
     if not dry_run:
-        ledger.record(run_id, ordered, hashes, PIPELINE_VERSION)
+        ordered = _record(ledger, run_id, ordered, hashes)
     for outcome in ordered:
         emit(outcome)
+
+
+def _upsert(backend: IndexBackend, articles: Sequence[Article]) -> list[IndexResult]:
+    """``backend.upsert``; when it fails for a reason other than the index itself (which
+    fails the run), the articles are indexed one by one and a failing one is refused alone."""
+    try:
+        return backend.upsert(articles)
+    except _INDEX_OR_RUN_LEVEL_ERRORS:
+        raise
+    except Exception as exc:
+        if len(articles) == 1:
+            return [IndexResult(articles[0].id, ok=False, reason=_describe(exc))]
+        LOG.warning("indexing a batch failed, indexing one by one: %s", _describe(exc))
+    return [result for article in articles for result in _upsert(backend, [article])]
 
 
 def _raw_hash_of(p: Processed) -> str | None:

@@ -6,8 +6,14 @@ number in flight, so memory stays flat however many inputs a run has.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -70,8 +76,63 @@ def process_batch(raws: Sequence[RawInput], options: ProcessOptions) -> list[Pro
     return results
 
 
-def _warm_up(model: str) -> None:
+def _init_worker(model: str, owner: int) -> None:
+    """Worker start: bind the worker's life to its parent's, then load the model."""
+    die_with_parent(owner)
     load_nlp(model)
+
+
+def die_with_parent(owner: int, poll: float = 0.5) -> None:
+    """End this process when its parent dies, however it dies (``kill -9``, the OOM killer,
+    Airflow killing the task): a worker left behind would hold its memory (a spaCy model)
+    and wait for work for ever.
+
+    Two mechanisms: on Linux the kernel sends SIGKILL when the parent exits
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere, a thread notices that the process was
+    re-parented or that ``owner`` (the process that owns the pool) is gone. The thread also
+    covers a worker started by a fork server (whose parent is the fork server, which exits
+    when the pool's owner does) and a parent that died before the ``prctl`` call."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError) as exc:  # no prctl here: the thread still watches
+            log.debug("prctl(PR_SET_PDEATHSIG) unavailable: %s", exc)
+    parent = os.getppid()
+    if not _alive(owner) or not _alive(parent):
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll)
+            if os.getppid() != parent or not _alive(owner):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # no /proc: ask the kernel
+    else:
+        state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+        return state not in (b"Z", b"X", b"x")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def batched(items: Iterable[RawInput], size: int) -> Iterator[list[RawInput]]:
@@ -99,7 +160,7 @@ def process_stream(
         return
     context = multiprocessing.get_context("forkserver" if _threads_running() else "fork")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_warm_up, initargs=(options.model,)
+        workers, mp_context=context, initializer=_init_worker, initargs=(options.model, os.getpid())
     ) as pool:
         in_flight: deque[Future[list[Processed]]] = deque()
         for batch in batched(raws, batch_size):
@@ -113,6 +174,4 @@ def process_stream(
 def _threads_running() -> bool:
     """Forking a process with threads can deadlock in the child (locks held by other
     threads); Airflow workers run threads, so there a fork server starts the workers."""
-    import threading
-
     return threading.active_count() > 1

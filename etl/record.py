@@ -115,7 +115,7 @@ class Article:
             "category": list(self.category),
             "tag": list(self.tag),
             "language": self.language,
-            "published": self.published,
+            "published": self.published or None,
             "published_source": self.published_source,
             "published_confidence": self.published_confidence,
             "entities": [
@@ -133,11 +133,17 @@ class Article:
             "raw_hash": self.raw_hash,
             "pipeline_version": self.pipeline_version,
             "model": self.model,
-            "file_modified": self.file_modified,
-            "processed_at": self.processed_at,
+            # A date field is a date or absent: "" is no date (Elasticsearch refuses it).
+            "file_modified": self.file_modified or None,
+            "processed_at": self.processed_at or None,
         }
-        for entity_type, field_name in load_schema().entity_fields.items():
+        schema = load_schema()
+        for entity_type, field_name in schema.entity_fields.items():
             doc[field_name] = self.entity_names(entity_type)
+        for name, f in schema.fields.items():
+            # An empty keyword is no value: not a facet value "" (Elasticsearch would count it).
+            if f.type == "keyword" and doc[name] == "":
+                doc[name] = None
         return doc
 
     @classmethod
@@ -150,17 +156,17 @@ class Article:
             raw_hash=doc["raw_hash"],
             text=doc["text"],
             content_hash=doc["content_hash"],
-            title=doc.get("title", ""),
+            title=doc.get("title") or "",
             title_derived=bool(doc.get("title_derived", False)),
-            description=doc.get("description", ""),
-            url=doc.get("url", ""),
-            canonical_url=doc.get("canonical_url", ""),
-            site=doc.get("site", ""),
-            host=doc.get("host", ""),
+            description=doc.get("description") or "",
+            url=doc.get("url") or "",
+            canonical_url=doc.get("canonical_url") or "",
+            site=doc.get("site") or "",
+            host=doc.get("host") or "",
             author=list(doc.get("author", [])),
             category=list(doc.get("category", [])),
             tag=list(doc.get("tag", [])),
-            language=doc.get("language", ""),
+            language=doc.get("language") or "",
             published=doc.get("published"),
             published_source=doc.get("published_source"),
             published_confidence=doc.get("published_confidence"),
@@ -168,9 +174,9 @@ class Article:
             entities=[Entity(**e) for e in doc.get("entities", [])],
             date_mentions=[DateMention(**m) for m in doc.get("date_mentions", [])],
             warning=list(doc.get("warning", [])),
-            model=doc.get("model", ""),
+            model=doc.get("model") or "",
             pipeline_version=doc.get("pipeline_version", PIPELINE_VERSION),
-            processed_at=doc.get("processed_at", ""),
+            processed_at=doc.get("processed_at") or "",
         )
 
 

@@ -113,6 +113,8 @@ class Settings:
     es_max_retries: int = 5
     es_retry_initial_backoff: float = 1.0
     es_request_timeout: float = 30.0
+    # The quick reachability check before a command's first request (no retries).
+    es_probe_timeout: float = 5.0
     kibana_url: str | None = None
     # Fetching URLs (etl.fetch)
     user_agent: str = "article-etl/0.1 (+https://github.com/article-etl/article-etl)"

@@ -152,7 +152,7 @@ def read_file(path: Path, max_bytes: int) -> Iterator[RawInput]:
         except ValueError as exc:
             yield RawInput(key=key, kind="file", modified=modified, rejection=str(exc))
             return
-    if path.name.lower().endswith((".jsonl", ".ndjson")):
+    if is_container_file(path):
         yield from _jsonl_records(key, data, modified)
         return
     yield RawInput(
@@ -204,14 +204,45 @@ def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
                 rejection='record has neither "html" nor "text"',
             )
             continue
+        try:
+            encoded = body.encode("utf-8")
+        except UnicodeEncodeError as exc:  # valid JSON may hold a lone surrogate ("\ud800")
+            yield RawInput(
+                key=rec_key,
+                kind="jsonl",
+                url=url or "",
+                rejection=f"record text is not valid Unicode: {exc.reason} (character {exc.start})",
+            )
+            continue
         yield RawInput(
             key=rec_key,
             kind="jsonl",
-            data=body.encode("utf-8"),
+            data=encoded,
             media_type=media_type,
             url=url or "",
             modified=modified,
         )
+
+
+def is_container_file(path: Path) -> bool:
+    """A file of many inputs (JSON Lines): the ledger knows its records, not the file."""
+    return path.name.lower().endswith((".jsonl", ".ndjson"))
+
+
+def recorded_hash(path: Path, max_bytes: int) -> str | None:
+    """The bytes hash the ledger records for the file ``path`` (``RawInput.raw_hash``), or None
+    when the file cannot be read as one input (missing, unreadable, empty, too large, not valid
+    gzip, or a container of many inputs).
+
+    For ``.gz`` files it is the hash of the *inflated* bytes, as ``read_file`` yields them: hashing
+    the file as stored would never match what was recorded, so every compressed file would look
+    changed on every run."""
+    if is_container_file(path):
+        return None
+    raws = list(read_file(path, max_bytes))
+    if len(raws) != 1 or raws[0].rejection is not None:
+        return None
+    return raws[0].raw_hash
 
 
 def read_inputs(paths: Iterable[Path], max_bytes: int) -> Iterator[RawInput]:

@@ -32,9 +32,13 @@ OUTCOME_KEYS = ("indexed", "unchanged", "duplicate", "rejected")
 
 
 def fail(message: str) -> NoReturn:
-    """Fail the task without retries: retrying cannot fix bad input or configuration."""
+    """Fail the task without retries: retrying cannot fix bad input or configuration.
+
+    The message is logged first, as one error line: Airflow then logs the exception with its
+    traceback (mostly Airflow's own frames), which says nothing more to the person reading."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    log.error("%s", message)
     raise AirflowFailException(message)
 
 
@@ -44,13 +48,14 @@ def skip(message: str) -> NoReturn:
     raise AirflowSkipException(message)
 
 
-def settings_for(index: str = "") -> Settings:
+def settings_for(index: str | None = None) -> Settings:
     """Settings for a task: environment, then the Airflow connection ``elasticsearch_default``
-    when defined (the production index), then the trigger's ``index`` param when given."""
+    when defined (the production index), then the trigger's ``index`` param when given
+    (``None`` or blank: not given)."""
     from etl.airflow_connection import settings_from_airflow
 
     settings: Settings = settings_from_airflow(Settings.from_env())
-    if index.strip():
+    if index and index.strip():
         settings = settings.with_overrides(index=index.strip())
     return settings
 
@@ -80,7 +85,8 @@ def _common_plan(params: Mapping[str, Any], problems: list[str]) -> Plan:
 
 
 def _refuse(dag_id: str, problems: Sequence[str]) -> NoReturn:
-    fail(f"{dag_id}: invalid parameters:\n" + "\n".join(f"  - {x}" for x in problems))
+    # One line, like Airflow's own "Invalid input for param ..." messages.
+    fail(f"{dag_id}: invalid parameters: " + "; ".join(problems))
 
 
 def plan_file_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = None) -> Plan:
@@ -128,21 +134,24 @@ def _settled(files: Sequence[str], seconds: int) -> tuple[list[str], list[str]]:
     return ready, waiting
 
 
-def file_batches(plan: Plan) -> list[Batch]:
-    """New and changed files under the plan's paths (all files with ``reprocess``), in batches.
+def file_batches(plan: Plan) -> tuple[list[Batch], int]:
+    """New and changed files under the plan's paths (all files with ``reprocess``), in batches,
+    and how many files were left out because their bytes are the ones last processed (the
+    report counts them as ``unchanged``).
 
     Cheap: the ledger compares content hashes, nothing is parsed. An empty list makes the
     mapped ingest task expand to nothing, so a quiet inbox costs a few seconds per run."""
     from etl.pipeline import changed_files
+    from etl.sources import discover
 
     settings = settings_for(plan["index"])
     where = ", ".join(plan["paths"])
-    if plan["reprocess"]:
-        from etl.sources import discover
-
-        files = [str(f) for f in discover(plan["paths"], settings.include, settings.exclude)]
-    else:
-        files = list(changed_files(plan["paths"], settings))
+    files = [str(f) for f in discover(plan["paths"], settings.include, settings.exclude)]
+    unchanged = 0
+    if not plan["reprocess"]:
+        changed = list(changed_files(plan["paths"], settings))
+        unchanged = len(set(files) - set(changed))
+        files = changed
     if plan.get("inbox"):
         settle = p.env_int("ARTICLE_ETL_INBOX_SETTLE_SECONDS", p.DEFAULT_SETTLE_SECONDS)
         files, waiting = _settled(files, settle)
@@ -154,8 +163,8 @@ def file_batches(plan: Plan) -> list[Batch]:
                 ", ".join(waiting[:10]),
             )
     if not files:
-        log.info("nothing new in %s", where)
-        return []
+        log.info("nothing new in %s (%d unchanged file(s))", where, unchanged)
+        return [], unchanged
     batches = p.split_batches(files, plan["batch_size"])
     log.info(
         "%d new or changed file(s) in %s -> %d batch(es) of up to %d, into %s",
@@ -165,7 +174,7 @@ def file_batches(plan: Plan) -> list[Batch]:
         len(batches[0]),
         describe_index(settings),
     )
-    return [{"inputs": b} for b in batches]
+    return [{"inputs": b} for b in batches], unchanged
 
 
 def plan_url_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = None) -> Plan:
@@ -289,8 +298,11 @@ def ingest_batch(batch: Batch, plan: Plan) -> dict[str, Any]:
     return summary
 
 
-def outcome_table(summaries: Sequence[Mapping[str, Any]], totals: Mapping[str, int]) -> str:
-    """A plain-text table: one row per batch and a total row."""
+def outcome_table(
+    summaries: Sequence[Mapping[str, Any]], totals: Mapping[str, int], listed_unchanged: int = 0
+) -> str:
+    """A plain-text table: one row per batch, a row ``listing`` for the files found unchanged
+    before any batch (when there were any), and a total row."""
     header = ["batch", "run", "status", *OUTCOME_KEYS]
     rows = [
         [
@@ -301,6 +313,15 @@ def outcome_table(summaries: Sequence[Mapping[str, Any]], totals: Mapping[str, i
         ]
         for i, s in enumerate(summaries, start=1)
     ]
+    if listed_unchanged:
+        rows.append(
+            [
+                "listing",
+                "",
+                "",
+                *(str(listed_unchanged if k == "unchanged" else 0) for k in OUTCOME_KEYS),
+            ]
+        )
     rows.append(["total", "", "", *(str(totals[k]) for k in OUTCOME_KEYS)])
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
 
@@ -314,29 +335,40 @@ def outcome_table(summaries: Sequence[Mapping[str, Any]], totals: Mapping[str, i
     return "\n".join([line(header), rule, *(line(r) for r in rows[:-1]), rule, line(rows[-1])])
 
 
-def summarize(summaries: Iterable[Mapping[str, Any]] | None, plan: Plan) -> dict[str, Any]:
-    """Sum the batches' counts and log the run's outcome table. Returns the totals."""
+def summarize(
+    summaries: Iterable[Mapping[str, Any]] | None, plan: Plan, listed_unchanged: int | None = 0
+) -> dict[str, Any]:
+    """Sum the batches' counts and log the run's outcome table. Returns the totals.
+
+    ``listed_unchanged``: files ``file_batches`` left out because they are unchanged; they
+    count as ``unchanged`` inputs, so a run over a quiet inbox reports every file unchanged."""
     # A mapped task's results arrive as a lazy sequence; one slice is one request, where
     # iterating would ask for items one by one and log an error for the one past the end.
     batches = list(summaries[:]) if isinstance(summaries, Sequence) else list(summaries or [])
+    listed_unchanged = int(listed_unchanged or 0)
     totals = {k: 0 for k in OUTCOME_KEYS}
+    totals["unchanged"] = listed_unchanged
     for s in batches:
         for key, n in (s.get("counts") or {}).items():
             totals[key] = totals.get(key, 0) + int(n)
-    if not batches:
-        log.info("nothing to do: no new or changed inputs")
+    if not batches and not listed_unchanged:
+        log.info("nothing to do: no inputs")
     else:
         log.info(
-            "outcomes of %d batch(es)%s:\n%s",
+            "outcomes of %d batch(es)%s%s:\n%s",
             len(batches),
+            f" and {listed_unchanged} file(s) unchanged since last processed"
+            if listed_unchanged
+            else "",
             " (dry run)" if plan.get("dry_run") else "",
-            outcome_table(batches, totals),
+            outcome_table(batches, totals, listed_unchanged),
         )
     return {
         "batches": len(batches),
         "counts": totals,
         "statuses": sorted({str(s.get("status", "")) for s in batches}),
         "run_ids": [str(s.get("run_id", "")) for s in batches],
+        "listed_unchanged": listed_unchanged,
         "dry_run": bool(plan.get("dry_run")),
     }
 

@@ -13,7 +13,7 @@ Every URL is canonicalised with courlan, then de-duplicated, keeping first-seen 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +24,8 @@ from trafilatura.feeds import FeedParameters, determine_feed, find_links, is_pot
 from trafilatura.sitemaps import DETECT_SITEMAP_LINK, SitemapObject, is_plausible_sitemap
 from trafilatura.utils import decode_file
 
-from etl.fetch import DOCUMENT_TYPES, Fetcher, FetchError, Response, _Inflater
-from etl.settings import Settings, redact_url
+from etl.fetch import DOCUMENT_TYPES, Fetcher, FetchError, Response, _Inflater, shown_url
+from etl.settings import Settings
 from etl.sources import RawInput
 
 LOG = logging.getLogger(__name__)
@@ -47,7 +47,10 @@ def canonicalize(url: str, *, discovered: bool = False) -> str:
     are. courlan refuses IP-address and one-label hosts (127.0.0.1, localhost); those are
     normalised without the filters, and netguard decides later whether they may be fetched."""
     text = url.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # "Invalid IPv6 URL" and the like
+        raise InvalidURL(f"invalid URL: {exc}") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise InvalidURL(f"unsupported URL scheme {parts.scheme or '(none)'!r}")
     if not parts.hostname:
@@ -88,7 +91,9 @@ class _Found:
         try:
             self.add(canonicalize(raw))
         except InvalidURL as exc:
-            self.reject(redact_url(raw.strip()), str(exc))
+            self.reject(shown_url(raw.strip()), str(exc))
+        except Exception as exc:  # courlan on a URL nobody foresaw: that URL alone
+            self.reject(shown_url(raw.strip()), f"invalid URL: {type(exc).__name__}: {exc}")
 
 
 def read_list_file(path: Path) -> list[str]:
@@ -123,7 +128,7 @@ def discover_urls(
         try:
             workers = max(1, min(settings.fetch_concurrency, len(documents)))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="discover") as pool:
-                results = pool.map(lambda job: job[1](fetcher, job[0]), documents)
+                results = pool.map(lambda job: _guarded(job[1], fetcher, job[0]), documents)
                 for links, rejected in results:
                     for link in links:
                         found.add(link)
@@ -134,12 +139,25 @@ def discover_urls(
     return list(found.urls), found.rejected
 
 
+def _guarded(
+    read: Callable[[Fetcher, str], tuple[list[str], list[RawInput]]], fetcher: Fetcher, url: str
+) -> tuple[list[str], list[RawInput]]:
+    """One feed or sitemap input: whatever goes wrong reading it rejects it alone."""
+    try:
+        return read(fetcher, url)
+    except Exception as exc:
+        LOG.exception("reading %s failed", shown_url(url))
+        what = "feed" if read is _read_feed else "sitemap"
+        reason = f"{what}: failed: {type(exc).__name__}: {exc}"
+        return [], [RawInput(key=shown_url(url.strip()), kind="url", rejection=reason)]
+
+
 def _canonical_links(links: Iterable[str], base: str) -> list[str]:
     out: list[str] = []
     for link in links:
         try:
             url = canonicalize(urljoin(base, link.strip()), discovered=True)
-        except InvalidURL:
+        except ValueError:  # InvalidURL, or a link urljoin cannot parse
             continue
         if urlsplit(url).path in ("", "/"):
             continue  # a feed's link to its site's home page is not an article
@@ -167,7 +185,7 @@ def _read_feed(fetcher: Fetcher, feed: str) -> tuple[list[str], list[RawInput]]:
     try:
         url = canonicalize(feed)
     except InvalidURL as exc:
-        return [], [RawInput(key=redact_url(feed), kind="url", rejection=str(exc))]
+        return [], [RawInput(key=shown_url(feed), kind="url", rejection=str(exc))]
     try:
         response, text = _fetch_document(fetcher, url)
         text = text.strip()
@@ -218,8 +236,11 @@ class _Sitemap(SitemapObject):
     __slots__ = ()
 
     def handle_link(self, link: str) -> None:
-        absolute = urldefrag(urljoin(self.current_url, link.strip()))[0]
-        if absolute == self.current_url or not _same_site(absolute, self.current_url):
+        try:
+            absolute = urldefrag(urljoin(self.current_url, link.strip()))[0]
+            if absolute == self.current_url or not _same_site(absolute, self.current_url):
+                return
+        except ValueError:  # a link that is not a URL ("http://[oops"): that link alone
             return
         if DETECT_SITEMAP_LINK.search(absolute):
             self.sitemap_urls.append(absolute)
@@ -239,7 +260,7 @@ def _read_sitemaps(fetcher: Fetcher, sitemap: str) -> tuple[list[str], list[RawI
     try:
         root = canonicalize(sitemap)
     except InvalidURL as exc:
-        return [], [RawInput(key=redact_url(sitemap), kind="url", rejection=str(exc))]
+        return [], [RawInput(key=shown_url(sitemap), kind="url", rejection=str(exc))]
     queue = _sitemap_start(fetcher, root)
     seen: set[str] = set()
     pages: list[str] = []

@@ -5,9 +5,15 @@ commands all query that index."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import random
+import re
+import shlex
 import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +24,14 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from etl.cli import app
+from etl.settings import Settings
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "articles"
 HARBOR = "harbor-ledger-rotterdam-port-strike.html"
 KOELN = "rheinblick-rundschau-koeln-stadtbahn-porz.html"
 AZORES = "azores-seafloor-cable-sensing.txt"
-COMMANDS = ["ingest", "search", "show", "extract", "status", "stats"]
+COMMANDS = ["ingest", "search", "show", "extract", "export", "status", "stats"]
 
 runner = CliRunner()
 
@@ -38,16 +46,31 @@ def _run(args: list[str], index: Path, stdin: str | bytes | None = None) -> Resu
     return runner.invoke(app, args, env=_env(index), input=stdin, catch_exceptions=False)
 
 
+def _run_wide(args: list[str], index: Path, columns: int = 200) -> Result:
+    env = {**_env(index), "COLUMNS": str(columns)}
+    return runner.invoke(app, args, env=env, catch_exceptions=False)
+
+
 def _json(result: Result) -> Any:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
+def _one_error_line(result: Result) -> str:
+    """What a user sees when a command fails: exactly one line on stderr, no traceback."""
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
 class Ingested:
-    def __init__(self, folder: Path, index: Path, missing: Path) -> None:
+    def __init__(self, folder: Path, index: Path, empty: Path) -> None:
         self.folder = folder
         self.index = index
-        self.missing = missing
+        self.empty = empty
         self.first: dict[str, Any] = {}
         self.second: dict[str, Any] = {}
 
@@ -67,8 +90,9 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
     for name in (HARBOR, KOELN, AZORES):
         shutil.copy(EXAMPLES / name, folder / name)
     (folder / "notes.csv").write_text("not,an,article\n")  # not an article suffix: skipped
-    state = Ingested(folder, base / "index.db", base / "does-not-exist.html")
-    state.first = _json(_run(["ingest", str(folder), str(state.missing), "--json"], state.index))
+    state = Ingested(folder, base / "index.db", base / "empty.txt")
+    state.empty.write_bytes(b"")  # named on the first run only: rejected, and that is all
+    state.first = _json(_run(["ingest", str(folder), str(state.empty), "--json"], state.index))
     state.second = _json(_run(["ingest", str(folder), "--json"], state.index))
     return state
 
@@ -81,7 +105,7 @@ def test_ingest_json_reports_counts_and_each_input(ingested: Ingested) -> None:
     assert report["status"] == "ok"
     assert report["counts"] == {"indexed": 3, "unchanged": 0, "duplicate": 0, "rejected": 1}
     by_source = {Path(o["source"]).name: o for o in report["outcomes"]}
-    assert set(by_source) == {HARBOR, KOELN, AZORES, "does-not-exist.html"}
+    assert set(by_source) == {HARBOR, KOELN, AZORES, "empty.txt"}
     harbor = by_source[HARBOR]
     assert harbor["outcome"] == "indexed"
     assert (
@@ -91,10 +115,23 @@ def test_ingest_json_reports_counts_and_each_input(ingested: Ingested) -> None:
     assert by_source[KOELN]["title"] == "Stadtrat beschließt Verlängerung der Linie 13 bis Porz"
 
 
-def test_ingest_of_a_missing_path_rejects_that_input(ingested: Ingested) -> None:
-    (missing,) = [o for o in ingested.first["outcomes"] if o["outcome"] == "rejected"]
-    assert missing["source"] == str(ingested.missing)
-    assert "no such file" in missing["reason"]
+def test_ingest_of_an_empty_file_rejects_that_input(ingested: Ingested) -> None:
+    (empty,) = [o for o in ingested.first["outcomes"] if o["outcome"] == "rejected"]
+    assert empty["source"] == str(ingested.empty)
+    assert empty["reason"] == "empty file"
+
+
+def test_ingest_of_a_missing_path_is_bad_usage_and_ingests_nothing(tmp_path: Path) -> None:
+    """A typo in a path is caught before anything runs: exit 2, the path named, no index."""
+    real = tmp_path / "real.txt"
+    real.write_text("A real article. " * 20)
+    missing = tmp_path / "typo.html"
+    index = tmp_path / "index.db"
+    result = _run(["ingest", str(real), str(missing), "--json"], index)
+    assert result.exit_code == 2
+    assert _one_error_line(result) == f"error: no such file or directory: {missing}"
+    assert result.stdout == ""
+    assert not index.exists()
 
 
 def test_second_ingest_finds_everything_unchanged(ingested: Ingested) -> None:
@@ -244,7 +281,22 @@ def test_show_human_output(ingested: Ingested) -> None:
     result = ingested.run("show", ingested.doc_id(AZORES))
     assert result.exit_code == 0, result.output
     assert "Seafloor cable turns Azores ocean" in result.stdout
-    assert "file_time" in result.stdout
+    assert "(from file_time" in result.stdout
+
+
+def test_show_prints_readable_text_not_python_values(ingested: Ingested) -> None:
+    result = _run_wide(["show", ingested.doc_id(HARBOR)], ingested.index)
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines[0] == "Rotterdam dockworkers walk out as talks over automated cranes collapse"
+    assert "author Daniel Ferreira" in lines
+    assert "published 2024-11-07 (from structured_data, high confidence)" in lines
+    assert any(line.startswith("url https://harborledger.example/") for line in lines)
+    (people,) = [line for line in lines if line.startswith("people ")]
+    assert re.search(r"\bSofia Lindqvist \(\d+\)", people), people
+    assert any(line.startswith("dates ") and "→ 2025-03-03" in line for line in lines)
+    for python in ("['", "']", "{'", "None", "True", "False"):
+        assert python not in result.stdout
 
 
 def test_show_unknown_id(ingested: Ingested) -> None:
@@ -307,7 +359,7 @@ def test_status_json_lists_runs(ingested: Ingested) -> None:
     assert first["counts"]["indexed"] == 3 and first["counts"]["rejected"] == 1
     assert second["counts"]["unchanged"] == 3
     assert data["inputs_by_outcome"].get("rejected") == 1
-    assert any("does-not-exist.html" in r["source"] for r in data["recent_rejections"])
+    assert any(r["source"].endswith("empty.txt") for r in data["recent_rejections"])
 
 
 def test_status_without_ledger(tmp_path: Path) -> None:
@@ -393,7 +445,398 @@ def test_console_script_exit_codes(tmp_path: Path, ingested: Ingested) -> None:
 
 def test_console_script_ingest_missing_path_is_not_a_crash(tmp_path: Path) -> None:
     result = _subprocess(["ingest", str(tmp_path / "missing.html"), "--json"], tmp_path / "i.db")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert report["counts"]["rejected"] == 1
-    assert report["outcomes"][0]["reason"] == "no such file or directory"
+    assert result.returncode == 2
+    assert result.stderr == f"error: no such file or directory: {tmp_path / 'missing.html'}\n"
+    assert result.stdout == ""
+
+
+# --- errors: one line on stderr, an exit code, never a traceback, never a password -----------
+
+
+def _not_an_index(kind: str, folder: Path) -> Path:
+    if kind == "text":
+        path = folder / "notes.txt"
+        path.write_text("just some notes\n")
+    elif kind == "binary":
+        path = folder / "random.bin"
+        path.write_bytes(random.Random(7).randbytes(4096))
+    elif kind == "corrupt":  # an SQLite header and then nothing that makes sense
+        path = folder / "broken.db"
+        path.write_bytes(b"SQLite format 3\x00" + random.Random(8).randbytes(4080))
+    else:  # another program's database: we must not add our tables to it
+        path = folder / "places.sqlite"
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE moz_places (url TEXT)")
+        conn.commit()
+        conn.close()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["text", "binary", "corrupt", "foreign"])
+@pytest.mark.parametrize(
+    "command",
+    [["stats"], ["search", "port"], ["show", "x"], ["export"], ["status"], ["ingest", "."]],
+    ids=lambda c: c[0],
+)
+def test_an_index_that_is_not_one_is_refused_untouched(
+    kind: str, command: list[str], tmp_path: Path
+) -> None:
+    target = _not_an_index(kind, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    args = [*command, "--index", str(target)]
+    if command[0] == "ingest":
+        args[1] = str(EXAMPLES / AZORES)
+    result = _run(args, tmp_path / "unused.db")
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert line.startswith(f"error: {target} is ")
+    assert "not an article-etl index" in line
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["search", "port", "--size", "100000000000000000000"], "'--size'"),
+        (["search", "port", "--size", "-1"], "'--size'"),
+        (["search", "port", "--facet-size", "0"], "'--facet-size'"),
+        (["search", "port", "--from", "2025-13-01"], "--from '2025-13-01' is not a date"),
+        (["search", "port", "--from", "yesterday"], "--from 'yesterday' is not a date"),
+        (["search", "port", "--to", "2025-02-30"], "--to '2025-02-30' is not a date"),
+        (["search", "--from", "2025", "--to", "2024-12"], "--from 2025 is after --to 2024-12"),
+        (["search", "port", "--histogram", "week"], "--histogram takes year, month or day"),
+        (["search", "port", "--filter", "colour=red"], "unknown facet 'colour'"),
+        (["search", "--no-such-option"], "No such option: --no-such-option"),
+        (["status", "--limit", "0"], "'--limit'"),
+        (["show"], "Missing argument 'ID'"),
+        (["ingest", ".", "--workers", "0"], "'--workers'"),
+        (["ingest", "--url-list", "no-such-list.txt"], "'--url-list'"),
+        (["export", "no-such-folder/backup.jsonl"], "no folder"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(ingested: Ingested, args: list[str], named: str) -> None:
+    result = ingested.run(*args)
+    assert result.exit_code == 2
+    assert named in _one_error_line(result)
+
+
+def test_dates_may_be_a_month_or_a_year(ingested: Ingested) -> None:
+    """YYYY-MM and YYYY stand for the whole month or year (documented), on both ends."""
+    november = _json(ingested.run("search", "--from", "2024-11", "--to", "2024-11", "--json"))
+    assert [h["id"] for h in november["hits"]] == [ingested.doc_id(HARBOR)]
+    year = _json(ingested.run("search", "--from", "2024", "--to", "2024", "--json"))
+    assert [h["id"] for h in year["hits"]] == [ingested.doc_id(HARBOR)]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["search", "port"], ["stats"], ["show", "x"], ["export"], ["status"], ["ingest", "."]],
+    ids=lambda c: c[0],
+)
+def test_an_elasticsearch_url_with_a_bad_port_is_usage_without_the_password(
+    command: list[str], tmp_path: Path
+) -> None:
+    result = _run([*command, "--index", "http://etl:s3cret-pw@localhost:abc"], tmp_path / "i.db")
+    assert result.exit_code == 2
+    assert _one_error_line(result) == (
+        "error: --index http://localhost:abc: not a valid URL (port 'abc' is not a number)"
+    )
+    assert "s3cret" not in result.output and "etl:" not in result.output
+
+
+def test_a_bad_index_url_from_the_environment_is_named_as_such(tmp_path: Path) -> None:
+    env = {**_env(tmp_path / "i.db"), "ARTICLE_ETL_INDEX": "https://etl:s3cret@es:92x0"}
+    result = runner.invoke(app, ["stats"], env=env, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert _one_error_line(result) == (
+        "error: ARTICLE_ETL_INDEX https://es:92x0: not a valid URL (port '92x0' is not a number)"
+    )
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["stats"], ["search", "port"], ["show", "x"], ["export"]], ids=lambda c: c[0]
+)
+def test_an_unreachable_index_is_one_line_and_exit_1(command: list[str], tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        port = probe.getsockname()[1]
+        env = {**_env(tmp_path / "i.db"), "ARTICLE_ETL_ES_MAX_RETRIES": "0"}
+        url = f"http://etl:s3cret@127.0.0.1:{port}"
+        result = runner.invoke(app, [*command, "--index", url], env=env, catch_exceptions=False)
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert f"cannot reach Elasticsearch at http://127.0.0.1:{port}" in line
+    assert "s3cret" not in result.output
+
+
+def test_an_unexpected_failure_is_still_one_line_without_secrets(
+    ingested: Ingested, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.backends.sqlite import SqliteBackend
+
+    def broken(self: SqliteBackend) -> int:
+        raise RuntimeError("lost http://admin:hunter2@es.internal:9200/ on the way")
+
+    monkeypatch.setattr(SqliteBackend, "count", broken)
+    result = ingested.run("stats")
+    assert result.exit_code == 1
+    assert _one_error_line(result) == (
+        "error: unexpected RuntimeError: lost http://es.internal:9200/ on the way "
+        "(ARTICLE_ETL_DEBUG=1 shows the traceback)"
+    )
+    assert "hunter2" not in result.output
+
+
+# --- ingest: compressed files, globs that match nothing -----------------------------------------
+
+
+def test_html_gz_is_unchanged_on_the_second_run(tmp_path: Path) -> None:
+    """A .html.gz must not look changed on every run (every scheduled run started a batch)."""
+    from etl.pipeline import changed_files
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    page = folder / "harbor.html.gz"
+    html = (EXAMPLES / HARBOR).read_bytes()
+    page.write_bytes(gzip.compress(html, mtime=1_700_000_000))
+    index = tmp_path / "index.db"
+    first = _json(_run(["ingest", str(folder), "--json"], index))
+    assert first["counts"]["indexed"] == 1
+    # What the ingest_files DAG lists before it starts a batch: nothing new.
+    assert changed_files([str(folder)], Settings(index=str(index))) == []
+    # Compressed again (another time in the gzip header): the same article, unchanged.
+    page.write_bytes(gzip.compress(html, mtime=1_800_000_000))
+    assert changed_files([str(folder)], Settings(index=str(index))) == []
+    second = _json(_run(["ingest", str(folder), "--json"], index))
+    assert second["counts"] == {"indexed": 0, "unchanged": 1, "duplicate": 0, "rejected": 0}
+    # A real change is still seen.
+    page.write_bytes(gzip.compress(html.replace(b"dockworkers", b"dock workers")))
+    assert changed_files([str(folder)], Settings(index=str(index))) == [str(page)]
+
+
+def test_an_include_that_matches_nothing_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / HARBOR, folder / HARBOR)
+    result = _run(["ingest", str(folder), "--include", "*.htm", "--json"], tmp_path / "i.db")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        f"note: --include '*.htm' matched none of the 1 article file(s) in {folder}: "
+        "nothing to ingest\n"
+    )
+    assert json.loads(result.stdout)["counts"] == {
+        "indexed": 0,
+        "unchanged": 0,
+        "duplicate": 0,
+        "rejected": 0,
+    }
+    empty = tmp_path / "empty-inbox"
+    empty.mkdir()
+    result = _run(["ingest", str(empty)], tmp_path / "i.db")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(f"note: no article files in {empty} (they end in .html")
+    assert len(result.stderr.splitlines()) == 1
+
+
+# --- search: NOT and -word ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("NOT dockworkers", {KOELN, AZORES}),
+        ("-dockworkers", {KOELN, AZORES}),
+        ('-"automated cranes"', {KOELN, AZORES}),
+        ("Rotterdam -dockworkers", set()),
+        ("dock* NOT Rotterdam", set()),
+        ("Stadtrat OR cable", {KOELN, AZORES}),
+        ("Stadtrat OR cable NOT Azores", {KOELN}),
+        ("Stadtrat OR cable -azore*", {KOELN}),
+        ("not dockworkers", {HARBOR}),  # lower case: the word "not", which it contains
+    ],
+)
+def test_search_not_and_minus_exclude(ingested: Ingested, query: str, expected: set[str]) -> None:
+    data = _json(ingested.run("search", "--json", "--", query))
+    assert {h["id"] for h in data["hits"]} == {ingested.doc_id(n) for n in expected}
+    assert data["total"] == len(expected)
+
+
+# --- status, help, version --------------------------------------------------------------------
+
+
+def test_status_fits_80_columns(ingested: Ingested) -> None:
+    assert len(str(ingested.index)) < 60, "the test needs a short temporary path"
+    result = _run_wide(["status"], ingested.index, columns=80)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    assert "…" not in result.stdout  # nothing cut off
+    assert f"index and ledger {ingested.index}" in lines
+    squeezed = [" ".join(line.split()) for line in lines]
+    assert any(re.fullmatch(r"\S+ \S+ ok 3 0 0 1", line) for line in squeezed), result.stdout
+    assert any(re.fullmatch(r"\S+ \S+ ok 0 3 0 0", line) for line in squeezed), result.stdout
+    assert any(line.endswith("empty.txt: empty file") for line in squeezed)
+
+
+def test_version(tmp_path: Path) -> None:
+    from etl import __version__
+
+    result = _run(["--version"], tmp_path / "index.db")
+    assert result.exit_code == 0
+    assert result.stdout == f"article-etl {__version__}\n"
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=lambda c: "-".join(c))
+def test_help_shows_no_python_type_names(command: list[str], tmp_path: Path) -> None:
+    result = _run_wide([*command, "--help"], tmp_path / "index.db", columns=100)
+    assert result.exit_code == 0, result.output
+    for leak in ("<str>", "<int>", "<bool>", "<Path>", "list[", "Optional[", "<class", "None"):
+        assert leak not in result.stdout, leak
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def test_export_writes_every_record_as_json_lines(ingested: Ingested, tmp_path: Path) -> None:
+    result = ingested.run("export")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    ids = sorted(ingested.doc_id(n) for n in (HARBOR, KOELN, AZORES))
+    assert [r["id"] for r in records] == ids  # the embedded index: in id order
+    harbor = _json(ingested.run("show", ingested.doc_id(HARBOR), "--json"))
+    assert records[ids.index(harbor["id"])] == harbor  # the whole record, as show --json
+    assert ingested.run("export", "-").stdout == result.stdout
+    target = tmp_path / "backup.jsonl"
+    to_file = ingested.run("export", str(target))
+    assert to_file.exit_code == 0, to_file.output
+    assert to_file.stdout == ""
+    assert to_file.stderr == f"exported 3 article(s) to {target}\n"
+    assert target.read_text(encoding="utf-8") == result.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["backup.jsonl"]  # no partial file left
+
+
+def test_export_without_an_index(tmp_path: Path) -> None:
+    result = _run(["export"], tmp_path / "none.db")
+    assert result.exit_code == 1
+    assert "no index at" in _one_error_line(result)
+    assert not (tmp_path / "none.db").exists()
+
+
+class _ScrollingClient:
+    """Just enough of the Elasticsearch client for ``helpers.scan``: two pages of hits."""
+
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self.pages = [docs[:2], docs[2:], []]
+        self.searches: list[dict[str, Any]] = []
+        self.cleared: list[str] = []
+
+    def options(self, **_: Any) -> _ScrollingClient:
+        return self
+
+    def _page(self, n: int) -> dict[str, Any]:
+        hits = [{"_id": d["id"], "_source": d} for d in self.pages[n]]
+        return {
+            "_scroll_id": f"scroll-{n}",
+            "_shards": {"total": 1, "successful": 1},
+            "hits": {"hits": hits},
+        }
+
+    def search(self, **kwargs: Any) -> dict[str, Any]:
+        self.searches.append(kwargs)
+        return self._page(0)
+
+    def scroll(self, scroll_id: str, **_: Any) -> dict[str, Any]:
+        return self._page(int(scroll_id.rpartition("-")[2]) + 1)
+
+    def clear_scroll(self, scroll_id: str) -> None:
+        self.cleared.append(scroll_id)
+
+    def close(self) -> None:
+        pass
+
+
+def test_export_from_elasticsearch_scrolls_the_read_alias(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import etl.backends.elasticsearch as es_backend
+
+    docs = [{"id": f"doc{n}", "title": f"Article {n}"} for n in range(3)]
+    client = _ScrollingClient(docs)
+    monkeypatch.setattr(es_backend, "build_client", lambda settings: client)
+    env = {**_env(tmp_path / "i.db"), "ARTICLE_ETL_INDEX": "https://etl:s3cret@es.example:9200"}
+    result = runner.invoke(app, ["export"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.stdout.splitlines()] == docs
+    assert client.searches[0]["index"] == "articles"  # the read alias
+    assert client.cleared == ["scroll-2"]
+
+
+# --- the README's "Using it", as written ----------------------------------------------------
+
+
+def _using_it_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Using it\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, "no bash block in Using it"
+    commands = []
+    for line in match[1].splitlines():
+        line = re.sub(r"\s+#\s.*$", "", line).strip()
+        if line and not line.startswith(". "):  # ". .venv/bin/activate"
+            commands.append(line)
+    return commands
+
+
+def test_every_command_of_using_it_runs_and_finds_something(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command line of the README's "Using it", in order, from a checkout's folder, with the
+    default index: exit 0 and something found (searches: at least one hit)."""
+    seeds = ROOT.parent / "shared" / "seeds"
+    if not seeds.is_dir():
+        pytest.skip(f"{seeds} is not beside this checkout")
+    work = tmp_path / "main"
+    work.mkdir()
+    (work / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / "shared").symlink_to(ROOT.parent / "shared")
+    monkeypatch.chdir(work)
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ARTICLE_ETL_")}
+    env["ARTICLE_ETL_WORKERS"] = "1"
+    shell_env = {k: v for k, v in os.environ.items() if not k.startswith("ARTICLE_ETL_")}
+    shell_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{shell_env.get('PATH', '')}"
+    commands = _using_it_commands()
+    assert len(commands) >= 8
+    ids: list[str] = []
+    for command in commands:
+        if "<id>" in command:
+            assert ids, f"no search before {command!r} gave an id"
+            command = command.replace("<id>", ids[0])
+        if "|" in command:  # a pipeline: the shell runs it
+            proc = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", command],
+                cwd=work,
+                env=shell_env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            code, output = proc.returncode, proc.stdout + proc.stderr
+        else:
+            args = shlex.split(command)
+            assert args[0] == "article-etl", command
+            result = runner.invoke(app, args[1:], env=env, catch_exceptions=False)
+            code, output = result.exit_code, result.output
+        assert code == 0, f"{command}\n{output}"
+        assert output.strip(), f"{command} printed nothing"
+        assert "Traceback" not in output
+        if "--json" in command:
+            data = json.loads(output)
+            if "total" in data:
+                assert data["total"] > 0, f"{command} found nothing"
+                ids = [h["id"] for h in data["hits"]]
+            if "counts" in data:
+                assert sum(data["counts"].values()) > 0, f"{command} ingested nothing"
+        assert not output.startswith("0 matching"), f"{command} found nothing"
+    exported = (work / "backup.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(exported) == len(list(EXAMPLES.iterdir())) + len(list(seeds.iterdir()))

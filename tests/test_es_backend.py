@@ -4,9 +4,6 @@ only with ES_URL set."""
 
 from __future__ import annotations
 
-import os
-import threading
-import uuid
 from dataclasses import replace
 
 import pytest
@@ -258,63 +255,3 @@ def test_long_text_snippet_is_cut_at_a_word() -> None:
         .snippet
     )
     assert plain.endswith("…") and len(plain) <= 201 and "wor…" not in plain
-
-
-# --------------------------------------------------------------------------- live leg
-
-LIVE_REASON = "ES_URL not set: no live Elasticsearch here"
-
-
-@pytest.fixture
-def live_settings() -> Settings:
-    url = os.environ.get("ES_URL")
-    if not url:
-        pytest.skip(LIVE_REASON)
-    return Settings.from_env().with_overrides(index=url, es_alias=f"live-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.mark.live_es
-def test_live_setup_index_search_and_reindex_while_searching(live_settings: Settings) -> None:
-    es_admin.setup(live_settings)
-    es_admin.setup(live_settings)  # idempotent
-    es_backend = ElasticsearchBackend.from_settings(live_settings)
-    try:
-        es_backend.ensure_ready()
-        docs = [
-            article("l1", title="Harbour strike ends", published="2025-03-14"),
-            article("l2", title="Dock workers return", published="2025-04-02", language="fr"),
-            article("l3", title="Budget vote", published="2024-11-30"),
-        ]
-        assert all(r.ok for r in es_backend.upsert(docs))
-        result = es_backend.search(
-            SearchRequest(query="strike", facets=["language"], histogram="year")
-        )
-        assert [h.id for h in result.hits][:1] == ["l1"] and "<mark>" in result.hits[0].snippet
-        facets = es_backend.search(SearchRequest(facets=["language"], histogram="year"))
-        assert facets.facets["language"][0] == FacetValue("en", 2)
-        assert facets.histogram == [FacetValue("2024", 1), FacetValue("2025", 2)]
-        bad = es_backend.upsert([article("l4", published="not a date")])
-        assert not bad[0].ok and "published" in bad[0].reason
-
-        errors: list[BaseException] = []
-        stop = threading.Event()
-
-        def keep_searching() -> None:
-            while not stop.is_set():
-                try:
-                    assert es_backend.search(SearchRequest()).total == 3
-                except BaseException as exc:  # reported below
-                    errors.append(exc)
-
-        searcher = threading.Thread(target=keep_searching)
-        searcher.start()
-        report = es_admin.reindex(live_settings)
-        stop.set()
-        searcher.join()
-        assert not errors, errors[:1]
-        assert report.docs_copied == 3 and report.dest.endswith("-v2")
-        assert es_backend.count() == 3
-    finally:
-        es_backend.client.indices.delete(index=f"{live_settings.es_alias}-v*")
-        es_backend.client.indices.delete_index_template(name=es_admin.template_name(live_settings))
-        es_backend.close()

@@ -39,13 +39,31 @@ from tests.sites import article_html, news_site, running
         ("::ffff:10.0.0.1", "private network"),
         ("::ffff:127.0.0.1", "loopback"),
         ("192.0.2.1", "private network"),  # documentation range
+        # IPv6 that tunnels to IPv4: judged by the IPv4 address inside
+        ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a00:5::1", "private network"),  # 6to4 of 10.0.0.5
+        ("2002:a9fe:a9fe::", "cloud metadata endpoint"),  # 6to4 of 169.254.169.254
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),  # Teredo, client 127.0.0.1
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffa", "private network"),  # Teredo, client 10.0.0.5
+        ("2001:0:a00:5::f7f7:f7f7", "private network"),  # Teredo, server 10.0.0.5
+        ("64:ff9b::7f00:1", "loopback"),  # NAT64 of 127.0.0.1
     ],
 )
 def test_unsafe_addresses(address: str, reason: str) -> None:
     assert why_blocked(ipaddress.ip_address(address)) == reason
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "93.184.216.34"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "8.8.8.8",
+        "1.1.1.1",
+        "2606:4700:4700::1111",
+        "93.184.216.34",
+        "2002:808:808::",  # 6to4 of 8.8.8.8
+        "::ffff:8.8.8.8",
+    ],
+)
 def test_public_addresses(address: str) -> None:
     assert why_blocked(ipaddress.ip_address(address)) is None
 
@@ -152,3 +170,25 @@ def test_settings_from_env_reads_allowed_networks(tmp_path: Path) -> None:
             [url], settings.with_overrides(fetch_rate_per_host=50.0), cache_path=tmp_path / "c"
         )
         assert result.data == article_html(3)
+
+
+def test_tunnelled_addresses_are_named_by_the_ipv4_address_inside() -> None:
+    guard = NetGuard()
+    with pytest.raises(BlockedAddress, match=r"^blocked address 10\.0\.0\.5 \(private network\)$"):
+        guard.check_address(ipaddress.ip_address("2002:a00:5::"))
+    with pytest.raises(BlockedAddress, match=r"^blocked address 127\.0\.0\.1 \(loopback\)$"):
+        guard.resolve("2001:0:4136:e378:8000:63bf:80ff:fffe", 80)
+
+
+def test_a_final_dot_is_dropped_before_the_guard_looks() -> None:
+    def no_dns(*_args: Any) -> list[tuple[Any, ...]]:
+        raise AssertionError("DNS used for a literal address")
+
+    with pytest.raises(BlockedAddress, match="cloud metadata"):
+        NetGuard(resolver=no_dns).resolve("169.254.169.254.", 80)
+    with pytest.raises(BlockedAddress, match="loopback"):
+        NetGuard(resolver=no_dns).resolve("127.0.0.1.", 80)
+    allowed = NetGuard(parse_networks(["127.0.0.0/8"]), resolver=no_dns)
+    assert allowed.resolve("127.0.0.1.", 80) == ["127.0.0.1"]
+    named = NetGuard(resolver=fake_dns({"news.test": ["93.184.216.34"]}))
+    assert named.resolve("News.Test.", 80) == ["93.184.216.34"]

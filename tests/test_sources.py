@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
 
-from etl.sources import discover, media_type_for, read_file
+from etl.sources import discover, media_type_for, read_file, recorded_hash
 
 
 @pytest.fixture
@@ -150,3 +152,29 @@ def test_blank_lines_in_json_lines_are_not_inputs(tmp_path: Path) -> None:
     raws = list(read_file(path, 1024))
     assert [r.key.rsplit("#", 1)[1] for r in raws] == ["L2", "L5"]
     assert [r.media_type for r in raws] == ["text", "html"]
+
+
+def test_recorded_hash_of_a_gz_file_is_that_of_its_inflated_bytes(tmp_path: Path) -> None:
+    """What the listing of changed files compares with the ledger: the hash the run records,
+    which for .gz is the hash of the inflated bytes (whatever the gzip header's time)."""
+    html = b"<html><body><p>" + b"An article. " * 50 + b"</p></body></html>"
+    page = tmp_path / "a.html.gz"
+    page.write_bytes(gzip.compress(html, mtime=1))
+    (raw,) = read_file(page, 100_000)
+    assert recorded_hash(page, 100_000) == raw.raw_hash == hashlib.sha256(html).hexdigest()
+    page.write_bytes(gzip.compress(html, mtime=2))  # compressed again: other bytes on disk
+    assert recorded_hash(page, 100_000) == hashlib.sha256(html).hexdigest()
+    plain = tmp_path / "b.html"
+    plain.write_bytes(html)
+    assert recorded_hash(plain, 100_000) == hashlib.sha256(html).hexdigest()
+
+
+def test_recorded_hash_is_none_when_there_is_no_single_input(tmp_path: Path) -> None:
+    records = tmp_path / "recs.jsonl"
+    records.write_text('{"text": "one"}\n')
+    broken = tmp_path / "broken.html.gz"
+    broken.write_bytes(b"not gzip at all")
+    empty = tmp_path / "empty.html"
+    empty.write_bytes(b"")
+    for path in (records, broken, empty, tmp_path / "missing.html"):
+        assert recorded_hash(path, 100_000) is None, path

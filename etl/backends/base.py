@@ -6,7 +6,8 @@ Results have the same shape from every backend, so the CLI, the DAGs and the con
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +26,11 @@ class TransientIndexError(IndexError_):
 
 class IndexSetupError(IndexError_):
     """The index is missing or misconfigured (run ``article-etl es setup``)."""
+
+
+class NotAnIndexError(IndexSetupError):
+    """The index target is not an index at all (a text file, another program's database): the
+    user pointed ``--index`` / ``ARTICLE_ETL_INDEX`` at the wrong thing."""
 
 
 @dataclass(slots=True)
@@ -105,4 +111,68 @@ class IndexBackend(Protocol):
 
     def count(self) -> int: ...
 
+    def iter_documents(self) -> Iterator[dict[str, Any]]:
+        """Every stored document (as ``get`` returns it), one at a time: exports, backups."""
+        ...
+
     def close(self) -> None: ...
+
+
+# --- the query syntax both backends read ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTerm:
+    """One word, a phrase (several words), or a prefix (one word, ``glaci*``)."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(slots=True)
+class ParsedQuery:
+    """``groups`` are ORed; the terms of a group are ANDed; a document holding any ``excluded``
+    term does not match, whatever the groups say."""
+
+    groups: list[list[QueryTerm]] = field(default_factory=list)
+    excluded: list[QueryTerm] = field(default_factory=list)
+
+
+_QUERY_TOKEN = re.compile(r'-?"[^"]*"|\S+')
+_POSSESSIVE = re.compile(r"(\w)['’]s\b")
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """The user query syntax: words are ANDed, ``"a phrase"``, ``prefix*``, ``OR`` between
+    terms, ``NOT term`` or ``-term`` to exclude (a word, phrase or prefix). ``AND`` is allowed
+    and changes nothing. Punctuation is never syntax: only the words of a token count
+    (``U.S.`` is the phrase "U S", ``(budget)`` the word budget); English possessives are
+    dropped (``Putin's`` -> Putin), as Elasticsearch's english analyzer does."""
+    parsed = ParsedQuery(groups=[[]])
+    negate = False
+    for token in _QUERY_TOKEN.findall(_POSSESSIVE.sub(r"\1", query.strip())):
+        if token == "AND":
+            continue
+        if token == "NOT":
+            negate = True
+            continue
+        if token == "OR":
+            if parsed.groups[-1]:
+                parsed.groups.append([])
+            continue
+        if token.startswith("-") and len(token) > 1:
+            negate, token = True, token[1:]
+        term = _query_term(token)
+        if term is not None:
+            (parsed.excluded if negate else parsed.groups[-1]).append(term)
+        negate = False
+    parsed.groups = [g for g in parsed.groups if g]
+    return parsed
+
+
+def _query_term(token: str) -> QueryTerm | None:
+    words = tuple(re.findall(r"\w+", token))
+    if not words:
+        return None
+    prefix = not token.startswith('"') and token.endswith("*") and len(words) == 1
+    return QueryTerm(words, prefix)

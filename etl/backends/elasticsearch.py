@@ -19,6 +19,7 @@ userinfo.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +29,7 @@ from elasticsearch import (
     ApiError,
     AuthenticationException,
     AuthorizationException,
+    ConnectionTimeout,
     Elasticsearch,
     NotFoundError,
     UnsupportedProductError,
@@ -35,7 +37,7 @@ from elasticsearch import (
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import SSLError as EsSSLError
 from elasticsearch import TransportError as EsTransportError
-from elasticsearch.helpers import streaming_bulk
+from elasticsearch.helpers import scan, streaming_bulk
 
 from etl.backends.base import (
     FacetValue,
@@ -43,9 +45,11 @@ from etl.backends.base import (
     IndexError_,
     IndexResult,
     IndexSetupError,
+    QueryTerm,
     SearchRequest,
     SearchResult,
     TransientIndexError,
+    parse_query,
 )
 from etl.record import Article
 from etl.schema import load_schema
@@ -162,7 +166,7 @@ def es_errors(what: str, url: str | None = None) -> Iterator[None]:
         ) from None
     except EsConnectionError as exc:
         raise TransientIndexError(
-            f"cannot reach Elasticsearch{where} while {what}: {_short(exc)}"
+            f"cannot reach Elasticsearch{where} ({connection_reason(exc)}) while {what}"
         ) from None
     except UnsupportedProductError:
         raise IndexSetupError(
@@ -183,6 +187,36 @@ def es_errors(what: str, url: str | None = None) -> Iterator[None]:
         raise TransientIndexError(
             f"Elasticsearch{where} failed while {what}: {_short(exc)}"
         ) from None
+
+
+def connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words ("connection refused", "timed out"), instead
+    of the client's nested repr of urllib3's exceptions."""
+    text = "\n".join(
+        [str(getattr(exc, "message", "")), str(exc), repr(exc.__cause__ or exc.__context__)]
+    )
+    errno = re.search(r"\[Errno -?\d+\] ([^)'\"\]\n]+)", text)
+    if errno:
+        return errno.group(1).strip().rstrip(".").lower()
+    if "timed out" in text.lower() or isinstance(exc, ConnectionTimeout):
+        return "timed out"
+    if "ssl" in text.lower() or "certificate" in text.lower():
+        return "TLS handshake failed"
+    return _short(text, 120)
+
+
+def check_reachable(client: Elasticsearch, url: str, timeout: float) -> None:
+    """One quick request without retries, so that a stopped or unreachable cluster is reported
+    at once ("cannot reach Elasticsearch at URL (connection refused)") rather than after the
+    transport's retries and backoff. Any HTTP answer, even an error, means it is reachable."""
+    try:
+        client.options(max_retries=0, request_timeout=timeout).cluster.health()
+    except (EsConnectionError, ConnectionTimeout) as exc:
+        raise TransientIndexError(
+            f"cannot reach Elasticsearch at {redact_url(url)} ({connection_reason(exc)})"
+        ) from None
+    except (ApiError, EsTransportError):
+        pass  # it answered: authentication and the like are reported by the real request
 
 
 def _api_error(exc: ApiError, what: str, where: str) -> IndexError_:
@@ -306,10 +340,25 @@ def query_fields() -> list[str]:
     return stemmed + exact
 
 
+def _sqs_term(term: QueryTerm) -> str:
+    if len(term.words) > 1:
+        return '"' + " ".join(term.words) + '"'
+    return term.words[0] + ("*" if term.prefix else "")
+
+
+def to_simple_query(terms: list[list[QueryTerm]]) -> str:
+    """Groups of ANDed terms, ORed (``parse_query``), in simple_query_string syntax: ``|``
+    for OR (the word OR would be searched for), groups in parentheses when there are several."""
+    rendered = [" ".join(_sqs_term(t) for t in group) for group in terms if group]
+    if len(rendered) > 1:
+        rendered = [f"({r})" if " " in r else r for r in rendered]
+    return " | ".join(rendered)
+
+
 def _text_query(query: str) -> dict[str, Any]:
-    # simple_query_string reads the same syntax as the embedded FTS5 index: words (all
-    # required: default_operator AND), "quoted phrases" and prefix*; it never fails on
-    # malformed input, so a stray quote does not turn into an error.
+    # simple_query_string, fed what parse_query made of the user's query (the syntax the
+    # embedded index reads too): words (all required: default_operator AND), "quoted
+    # phrases", prefix* and | between groups; only words reach it, never punctuation.
     return {
         "simple_query_string": {
             "query": query,
@@ -323,7 +372,12 @@ def _text_query(query: str) -> dict[str, Any]:
 def _aggregations(request: SearchRequest) -> dict[str, Any]:
     _check_facet_fields(request.facets, "facet")
     aggs: dict[str, Any] = {}
+    schema = load_schema()
     for name in request.facets:
+        if schema.fields[name].is_date:
+            # A date facet counts years (as the embedded index does), not timestamps.
+            aggs[f"facet_{name}"] = _date_histogram(name, "year")
+            continue
         aggs[f"facet_{name}"] = {
             "terms": {
                 "field": name,
@@ -337,15 +391,19 @@ def _aggregations(request: SearchRequest) -> dict[str, Any]:
                 f"unknown histogram interval {request.histogram!r}; "
                 f"allowed: {', '.join(HISTOGRAM_FORMATS)}"
             )
-        aggs["histogram"] = {
-            "date_histogram": {
-                "field": "published",
-                "calendar_interval": request.histogram,
-                "format": HISTOGRAM_FORMATS[request.histogram],
-                "min_doc_count": 1,
-            }
-        }
+        aggs["histogram"] = _date_histogram("published", request.histogram)
     return aggs
+
+
+def _date_histogram(field: str, interval: str) -> dict[str, Any]:
+    return {
+        "date_histogram": {
+            "field": field,
+            "calendar_interval": interval,
+            "format": HISTOGRAM_FORMATS[interval],
+            "min_doc_count": 1,
+        }
+    }
 
 
 def _highlight() -> dict[str, Any]:
@@ -363,9 +421,12 @@ def _highlight() -> dict[str, Any]:
 
 def build_search_body(request: SearchRequest) -> dict[str, Any]:
     """The _search body for a request (raises ValueError on unknown facet/filter fields)."""
-    query = request.query.strip()
+    parsed = parse_query(request.query)
+    query = to_simple_query(parsed.groups)
     bool_query: dict[str, Any] = {"filter": _filters(request)}
     bool_query["must"] = [_text_query(query)] if query else [{"match_all": {}}]
+    if parsed.excluded:  # NOT x / -x: excluded whatever the rest of the query says
+        bool_query["must_not"] = [_text_query(_sqs_term(t)) for t in parsed.excluded]
     body: dict[str, Any] = {
         "query": {"bool": bool_query},
         "size": request.size,
@@ -425,10 +486,14 @@ def parse_search_response(body: dict[str, Any], request: SearchRequest) -> Searc
     total = hits.get("total") or {}
     aggs = body.get("aggregations") or {}
     facets: dict[str, list[FacetValue]] = {}
+    schema = load_schema()
     for name in request.facets:
         buckets = (aggs.get(f"facet_{name}") or {}).get("buckets") or []
         values = [FacetValue(_bucket_value(b), int(b["doc_count"])) for b in buckets]
-        facets[name] = sorted(values, key=lambda v: (-v.count, v.value))
+        if schema.fields[name].is_date:  # years in order, the first facet_size of them
+            facets[name] = [v for v in values if v.count > 0][: request.facet_size]
+        else:
+            facets[name] = sorted(values, key=lambda v: (-v.count, v.value))
     histogram = [
         FacetValue(_bucket_value(b), int(b["doc_count"]))
         for b in (aggs.get("histogram") or {}).get("buckets") or []
@@ -459,7 +524,14 @@ class ElasticsearchBackend:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ElasticsearchBackend:
-        return cls(build_client(settings), settings)
+        """A backend on a reachable cluster (TransientIndexError at once when it is not)."""
+        client = build_client(settings)
+        try:
+            check_reachable(client, settings.index, settings.es_probe_timeout)
+        except BaseException:
+            client.close()
+            raise
+        return cls(client, settings)
 
     def __repr__(self) -> str:
         return f"ElasticsearchBackend(url={self._url!r}, alias={self.read_alias!r})"
@@ -575,6 +647,13 @@ class ElasticsearchBackend:
     def count(self) -> int:
         with self._errors("counting documents"):
             return int(self._client.count(index=self.read_alias).body["count"])
+
+    def iter_documents(self) -> Iterator[dict[str, Any]]:
+        """Every document of the read alias (a scroll, in no particular order)."""
+        with self._errors("reading all documents"):
+            for hit in scan(self._client, index=self.read_alias, size=500, scroll="5m"):
+                source: dict[str, Any] = hit["_source"]
+                yield source
 
     def search(self, request: SearchRequest) -> SearchResult:
         body = build_search_body(request)  # ValueError for unknown fields, before any request

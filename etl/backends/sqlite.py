@@ -8,9 +8,10 @@ column for ranges and the histogram. WAL mode: safe with several processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ from etl.backends.base import (
     Hit,
     IndexResult,
     IndexSetupError,
+    NotAnIndexError,
+    QueryTerm,
     SearchRequest,
     SearchResult,
+    parse_query,
 )
 from etl.record import Article
 from etl.schema import Schema, load_schema
@@ -29,6 +33,45 @@ from etl.sqlite_util import connect
 INDEX_FORMAT = 2  # PRAGMA user_version of index files this code writes and reads
 HISTOGRAM_WIDTH = {"year": 4, "month": 7, "day": 10}
 SNIPPET_TOKENS = 24
+MAX_PAGE = 10_000  # hits per page and offset + size, as Elasticsearch's max_result_window
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables an index file may hold: the index's own, the ledger's and the fetch cache's.
+OWN_TABLE_PREFIXES = ("articles", "article_facets", "ledger_", "fetch_cache", "sqlite_")
+
+
+def check_index_file(path: str | Path) -> None:
+    """Raise ``NotAnIndexError`` when ``path`` exists but is not an article-etl index: not an
+    SQLite file (a text file, an HTML page...), or another program's SQLite database (whose
+    tables we must not add ours to). A missing or empty file is fine: it becomes an index."""
+    path = Path(path)
+    if path.is_dir():
+        raise NotAnIndexError(f"{path} is a folder, not an article-etl index file")
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise IndexSetupError(f"cannot read the index {path}: {exc.strerror or exc}") from None
+    if not header:
+        return
+    if header != SQLITE_HEADER:
+        raise NotAnIndexError(f"{path} is not an article-etl index (not an SQLite database)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise NotAnIndexError(f"{path} is not an article-etl index ({exc})") from None
+    foreign = sorted(n for n in names if not n.startswith(OWN_TABLE_PREFIXES))
+    if foreign and "articles_fts" not in names:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise NotAnIndexError(
+            f"{path} is an SQLite database of something else (tables {shown}), not an "
+            "article-etl index"
+        )
 
 
 class SqliteBackend:
@@ -38,7 +81,11 @@ class SqliteBackend:
         self.path = Path(path)
         self.schema = schema or load_schema()
         self._text_fields = [f.name for f in self.schema.text_fields]
-        self._conn = connect(self.path)
+        check_index_file(self.path)
+        try:
+            self._conn = connect(self.path)
+        except sqlite3.DatabaseError as exc:  # e.g. a corrupt file
+            raise NotAnIndexError(f"{self.path} is not a readable index ({exc})") from None
         self.ensure_ready()
 
     # --- setup --------------------------------------------------------------------------------
@@ -157,10 +204,28 @@ class SqliteBackend:
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
+    def iter_documents(self) -> Iterator[dict[str, Any]]:
+        """Every document, in id order (exports are stable and diffable)."""
+        cursor = self._conn.execute("SELECT doc FROM articles ORDER BY id")
+        try:
+            while rows := cursor.fetchmany(500):
+                for row in rows:
+                    yield json.loads(row["doc"])
+        finally:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # the backend closed first
+                cursor.close()
+
     def search(self, request: SearchRequest) -> SearchResult:
         self._validate(request)
-        match = to_fts_query(request.query)
+        match, exclude = fts_queries(request.query)
         where, params = self._filters(request)
+        if exclude and match:
+            match = f"({match}) NOT ({exclude})"
+        elif exclude:  # only exclusions: every document but those
+            where += (
+                " AND a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
+            )
+            params.append(exclude)
         if match:
             weights = ", ".join(str(f.search_weight) for f in self.schema.text_fields)
             text_col = self._text_fields.index("text")
@@ -202,6 +267,13 @@ class SqliteBackend:
                 raise ValueError(f"unknown facet {name!r}; facets: {', '.join(sorted(allowed))}")
         if request.histogram and request.histogram not in HISTOGRAM_WIDTH:
             raise ValueError(f"histogram interval must be one of {', '.join(HISTOGRAM_WIDTH)}")
+        for name, value in (("size", request.size), ("offset", request.offset)):
+            if not 0 <= value <= MAX_PAGE:
+                raise ValueError(f"{name} must be between 0 and {MAX_PAGE:,}, got {value}")
+        if request.offset + request.size > MAX_PAGE:
+            raise ValueError(f"offset + size must be at most {MAX_PAGE:,}")
+        if not 0 <= request.facet_size <= MAX_PAGE:
+            raise ValueError(f"facet size must be between 0 and {MAX_PAGE:,}")
 
     def _filters(self, request: SearchRequest) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -210,7 +282,9 @@ class SqliteBackend:
             if not values:
                 continue
             if self.schema.facets[name].is_date:
-                clauses.append(f"substr(a.published, 1, 10) IN ({', '.join('?' * len(values))})")
+                # A date facet value ("2025", "2025-03", "2025-03-14") stands for that period.
+                periods = [f"substr(a.published, 1, {len(v)}) = ?" for v in values]
+                clauses.append(f"({' OR '.join(periods)})")
             else:
                 clauses.append(
                     "a.id IN (SELECT doc_id FROM article_facets WHERE field = ? "
@@ -218,12 +292,15 @@ class SqliteBackend:
                 )
                 params.append(name)
             params.extend(values)
+        # Bounds compare at their own precision: "to 2025" includes all of 2025.
         if request.published_from:
-            clauses.append("substr(a.published, 1, 10) >= ?")
-            params.append(request.published_from[:10])
+            start = request.published_from[:10]
+            clauses.append(f"substr(a.published, 1, {len(start)}) >= ?")
+            params.append(start)
         if request.published_to:
-            clauses.append("substr(a.published, 1, 10) <= ?")
-            params.append(request.published_to[:10])
+            end = request.published_to[:10]
+            clauses.append(f"substr(a.published, 1, {len(end)}) <= ?")
+            params.append(end)
         return "".join(f" AND {c}" for c in clauses), params
 
     def _facet(self, name: str, size: int) -> list[FacetValue]:
@@ -247,16 +324,16 @@ class SqliteBackend:
 
     def _hit(self, row: Any) -> Hit:
         doc = json.loads(row["doc"])
-        snippet = row["snippet"] or _lead(doc.get("text", ""))
+        snippet = row["snippet"] or _lead(doc.get("text") or "")
         return Hit(
             id=row["id"],
             score=round(float(row["score"]), 4),
-            title=doc.get("title", ""),
-            url=doc.get("url", ""),
-            source=doc.get("source", ""),
-            site=doc.get("site", ""),
+            title=doc.get("title") or "",
+            url=doc.get("url") or "",
+            source=doc.get("source") or "",
+            site=doc.get("site") or "",
             published=doc.get("published"),
-            language=doc.get("language", ""),
+            language=doc.get("language") or "",
             snippet=snippet,
         )
 
@@ -285,33 +362,22 @@ def _lead(text: str, words: int = SNIPPET_TOKENS) -> str:
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
 
 
-_TOKEN = re.compile(r'"[^"]*"|\S+')
+def _fts_term(term: QueryTerm) -> str:
+    quoted = '"' + " ".join(term.words) + '"'
+    return quoted + "*" if term.prefix else quoted
+
+
+def fts_queries(query: str) -> tuple[str, str]:
+    """User query syntax (``etl.backends.base.parse_query``) -> two FTS5 expressions: what a
+    document must match, and what it must not (empty: nothing). Every word is quoted, so
+    punctuation never becomes FTS5 syntax."""
+    parsed = parse_query(query)
+    match = " OR ".join(" ".join(_fts_term(t) for t in group) for group in parsed.groups)
+    exclude = " OR ".join(_fts_term(t) for t in parsed.excluded)
+    return match, exclude
 
 
 def to_fts_query(query: str) -> str:
-    """User query syntax -> FTS5: words are ANDed, "quoted phrases" and ``prefix*`` work, OR
-    works; everything else is quoted so that punctuation never becomes FTS5 syntax."""
-    parts: list[str] = []
-    # English possessives, as Elasticsearch's english analyzer drops them: Putin's -> Putin.
-    for token in _TOKEN.findall(re.sub(r"(\w)['’]s\b", r"\1", query.strip())):
-        if token == "AND":
-            continue  # words are ANDed anyway
-        if token == "OR" and parts and parts[-1] != "OR":
-            parts.append("OR")
-            continue
-        if token.startswith('"'):
-            words = re.findall(r"\w+", token)
-            if words:
-                parts.append('"' + " ".join(words) + '"')
-            continue
-        prefix = token.endswith("*")
-        words = re.findall(r"\w+", token)
-        if not words:
-            continue
-        if prefix and len(words) == 1:
-            parts.append(f'"{words[0]}"*')
-        else:
-            parts.append('"' + " ".join(words) + '"')
-    while parts and parts[-1] == "OR":
-        parts.pop()
-    return " ".join(parts)
+    """The whole query as one FTS5 expression (exclusions need terms to match first)."""
+    match, exclude = fts_queries(query)
+    return f"({match}) NOT ({exclude})" if match and exclude else match

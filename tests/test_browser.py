@@ -1,0 +1,442 @@
+"""The DAGs as a person uses them: Airflow's own UI in headless Chromium, driven by Playwright.
+
+Against the local Airflow of ``make airflow``. When one answers at http://127.0.0.1:$AIRFLOW_PORT
+(8080), the tests use it (its password from its AIRFLOW_HOME) and leave it running; otherwise
+they start one with ``make airflow`` in a temporary AIRFLOW_HOME, with the example articles in
+its inbox, a loopback news site as ingest_urls' default URL list and, when ES_URL is set, that
+Elasticsearch as the index, and stop it with ``make airflow-stop`` at the end.
+
+For each DAG: log in, open the trigger form, keep the defaults, trigger, wait until the run
+succeeds, open the log of the task that reports the outcome and read the counts there. And: a
+bad value typed into the form shows Airflow's validation message and starts no run; a path that
+does not exist fails the first task with a one-line message.
+
+Chromium is Debian's (scripts/ensure_chromium.sh installs it); Playwright never downloads one.
+Every wait is on a condition (Playwright's expect, or polling the REST API with a bound).
+Screenshots of every step are saved under each test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from local_airflow import (
+    ROOT,
+    AirflowApi,
+    LocalAirflow,
+    clean_env,
+    copy_articles,
+    healthy,
+    read_instance_env,
+    start,
+)
+
+from tests.sites import Reply, Site, running
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.airflow, pytest.mark.slow]
+
+EXAMPLES = ROOT / "examples" / "articles"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ES_ALIAS = "articles-airflow-test"  # the test instance's own indices and template
+RUN_TIMEOUT = 600  # seconds a triggered run may take (spaCy loads in each ingest task)
+UI_TIMEOUT = 60_000  # milliseconds for the UI to show something
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+# Pages of the loopback news site: text found nowhere else, so they are indexed, not duplicates.
+PAGES = {
+    "/2025/aarhus-harbour-tram": (
+        "Aarhus opens its harbour tram line",
+        "The city of Aarhus opened the harbour extension of its light rail on Monday. The new "
+        "line links the ferry terminal with the university hospital in eleven minutes, and the "
+        "transport authority expects nine thousand passengers a day by the end of the year. "
+        "Mayor Anders Winnerskjold said the line would take pressure off the ring road.",
+    ),
+    "/2025/tartu-library-night": (
+        "Tartu library keeps its doors open all night",
+        "Students in Tartu can now read in the university library until dawn. The night "
+        "opening, tried during the examination weeks of last spring, becomes permanent in "
+        "September. Librarian Kadri Tamm said two hundred readers used the reading rooms after "
+        "midnight on an ordinary weekday, most of them preparing for examinations in medicine.",
+    ),
+    "/2025/galway-oyster-festival": (
+        "Galway oyster festival moves to the docks",
+        "The Galway International Oyster Festival will be held on the docks this year after the "
+        "council closed the old marquee site for flood works. Organisers said the move adds "
+        "room for four thousand visitors a day. The shucking championship opens the festival on "
+        "the last Friday of September, as it has since the first festival in nineteen fifty-four.",
+    ),
+}
+
+
+def _page_html(title: str, text: str) -> bytes:
+    return (
+        f"<!doctype html><html lang='en'><head><title>{title}</title></head><body><article>"
+        f"<h1>{title}</h1><p>{text}</p><p>{text}</p></article></body></html>"
+    ).encode()
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail("Debian's chromium is not installed: run `bash scripts/ensure_chromium.sh`")
+    return path
+
+
+# --- the Airflow under test ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def news_site() -> Iterator[Site]:
+    site = Site()
+    for path, (title, text) in PAGES.items():
+        site.route(path, Reply(200, _page_html(title, text), HTML))
+    site.route(
+        "/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"})
+    )
+    with running(site) as (s,):
+        yield s
+
+
+def _es(method: str, url: str) -> Any:
+    req = urllib.request.Request(url, method=method, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.load(resp)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def _drop_es_test_indices(es_url: str) -> None:
+    """Remove what an earlier test instance left in Elasticsearch (its own names only)."""
+    for row in _es("GET", f"{es_url}/_cat/indices/{ES_ALIAS}-v*?format=json") or []:
+        _es("DELETE", f"{es_url}/{row['index']}")
+    _es("DELETE", f"{es_url}/_index_template/{ES_ALIAS}-template")
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory: pytest.TempPathFactory, news_site: Site) -> Iterator[LocalAirflow]:
+    port = int(os.environ.get("AIRFLOW_PORT") or 8080)
+    url = f"http://127.0.0.1:{port}"
+    es_url = os.environ.get("ES_URL", "").rstrip("/")
+    if healthy(url):
+        home = Path(os.environ.get("AIRFLOW_HOME_OVERRIDE") or ROOT / ".airflow")
+        running_one = LocalAirflow(url, home, False, {}, read_instance_env(home))
+        index = running_one.config.get("ARTICLE_ETL_INDEX", "")
+        if es_url and not index.startswith("http"):
+            pytest.fail(
+                f"ES_URL is set but the Airflow running at {url} indexes into {index or '?'}: "
+                "restart it with Elasticsearch (make airflow-stop; ES_URL=... make airflow)"
+            )
+        yield running_one
+        return
+
+    base = tmp_path_factory.mktemp("airflow-browser")
+    home, inbox = base / "home", base / "inbox"
+    copy_articles(EXAMPLES, inbox)
+    url_list = base / "urls.txt"
+    url_list.write_text(
+        "# the loopback news site\n" + "".join(news_site.url(p) + "\n" for p in PAGES)
+    )
+    env = clean_env(
+        AIRFLOW_HOME_OVERRIDE=str(home),
+        AIRFLOW_PORT=str(port),
+        ARTICLE_ETL_INBOX=str(inbox),
+        ARTICLE_ETL_URL_LIST=str(url_list),
+        # The news site is on loopback, which the fetcher refuses unless allowed.
+        ARTICLE_ETL_ALLOWED_NETWORKS="127.0.0.0/8",
+        ARTICLE_ETL_FETCH_RATE_PER_HOST="50",
+        ARTICLE_ETL_WORKERS="1",
+        # Runs start when the tests trigger them (tests/test_airflow_schedule.py: the schedule).
+        ARTICLE_ETL_SCHEDULE="manual",
+    )
+    if es_url:
+        _drop_es_test_indices(es_url)
+        env.update(
+            ES_URL=es_url, ARTICLE_ETL_ES_ALIAS=ES_ALIAS, ARTICLE_ETL_LEDGER=str(base / "ledger.db")
+        )
+    else:
+        env["ARTICLE_ETL_INDEX"] = str(base / "index.db")
+    started = start(["make", "--no-print-directory", "airflow"], env, home, url)
+    try:
+        yield started
+    finally:
+        started.stop()  # what `make airflow-stop` does, for this AIRFLOW_HOME
+        if es_url:
+            _drop_es_test_indices(es_url)
+
+
+@pytest.fixture(scope="session")
+def api(airflow: LocalAirflow) -> AirflowApi:
+    return airflow.api()
+
+
+@pytest.fixture(scope="session")
+def browser(airflow: LocalAirflow) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Ui:
+    """One browser page, logged in, that saves a numbered screenshot of each step."""
+
+    def __init__(self, page: Any, airflow: LocalAirflow, shots: Path) -> None:
+        self.page, self.airflow, self.shots, self.n = page, airflow, shots, 0
+        shots.mkdir(parents=True, exist_ok=True)
+
+    def shot(self, name: str) -> Path:
+        self.n += 1
+        path = self.shots / f"{self.n:02d}-{name}.png"
+        self.page.mouse.move(0, 0)  # no tooltip over what the picture is for
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def login(self, path: str) -> None:
+        page = self.page
+        page.goto(self.airflow.url + path)
+        expect(page.get_by_text("Sign into Airflow")).to_be_visible()
+        page.locator("input[name=username]").fill("admin")
+        page.locator("input[name=password]").fill(self.airflow.password)
+        self.shot("login")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(re.compile(re.escape(self.airflow.url + path) + r"/?$"))
+
+    def open_trigger_form(self, dag_id: str) -> Any:
+        self.login(f"/dags/{dag_id}")
+        self.page.get_by_role("button", name="Trigger").first.click()
+        dialog = self.page.get_by_role("dialog")
+        expect(dialog.get_by_text(f"Trigger Dag - {dag_id}")).to_be_visible()
+        return dialog
+
+    def run_page(self, run_id: str) -> None:
+        """Wait until the open run page shows the run's final state."""
+        heading = self.page.get_by_role("heading", name=run_id, exact=True)
+        expect(heading).to_be_visible()
+        badge = heading.locator("xpath=..").get_by_test_id("state-badge")
+        expect(badge).to_have_text(re.compile("Success|Failed"))
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, wait_for: str) -> str:
+        """Open a task instance of the run (from the run's task table) and return its log."""
+        page = self.page
+        page.locator(f'a[href$="/dags/{dag_id}/runs/{run_id}/tasks/{task_id}"]').first.click()
+        expect(page.get_by_role("tab", name="Logs")).to_be_visible()
+        expect(page.get_by_text(wait_for).first).to_be_visible()
+        return str(page.locator("body").inner_text())
+
+
+@pytest.fixture
+def ui(browser: Any, airflow: LocalAirflow, tmp_path: Path) -> Iterator[Ui]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(UI_TIMEOUT)
+    page = context.new_page()
+    try:
+        yield Ui(page, airflow, tmp_path / "screenshots")
+    finally:
+        context.close()
+
+
+def _run_id_from(url: str, dag_id: str) -> str:
+    match = re.search(rf"/dags/{dag_id}/runs/([^/?#]+)", url)
+    assert match, url
+    return urllib.parse.unquote(match.group(1))
+
+
+def _defaults(api: AirflowApi, dag_id: str) -> dict[str, Any]:
+    params = api.get(f"/api/v2/dags/{dag_id}/details")["params"]
+    return {name: p["value"] for name, p in params.items()}
+
+
+def _trigger_with_defaults(ui: Ui, api: AirflowApi, dag_id: str) -> str:
+    dialog = ui.open_trigger_form(dag_id)
+    submit = dialog.get_by_test_id("trigger-dag-submit")
+    # The form's defaults are valid as they are: no field is marked missing, Trigger is enabled.
+    expect(submit).to_be_enabled()
+    expect(dialog.get_by_text("This field is required")).to_have_count(0)
+    ui.shot("trigger-form")
+    submit.click()
+    expect(ui.page).to_have_url(re.compile(rf"/dags/{dag_id}/runs/.+"))
+    run_id = _run_id_from(ui.page.url, dag_id)
+    # The defaults shown in the form are what the run got.
+    assert api.run(dag_id, run_id)["conf"] == _defaults(api, dag_id)
+    return run_id
+
+
+def _wait_for_success(ui: Ui, api: AirflowApi, dag_id: str, run_id: str) -> None:
+    run = api.wait_until_done(dag_id, run_id, RUN_TIMEOUT)
+    assert run["state"] == "success", api.failure_report(dag_id, run_id)
+    ui.run_page(run_id)
+    heading = ui.page.get_by_role("heading", name=run_id, exact=True)
+    expect(heading.locator("xpath=..").get_by_test_id("state-badge")).to_have_text("Success")
+    ui.shot("run-succeeded")
+
+
+def _total_row(log: str) -> dict[str, int]:
+    """The counts of the ``total`` row of the outcome table in a report log."""
+    match = re.search(r"^total\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", log, re.M)
+    assert match, f"no total row in the log:\n{log[-3000:]}"
+    return dict(
+        zip(
+            ("indexed", "unchanged", "duplicate", "rejected"), map(int, match.groups()), strict=True
+        )
+    )
+
+
+# --- the tests -----------------------------------------------------------------------------------
+
+
+def test_ingest_files_with_the_form_defaults(
+    ui: Ui, api: AirflowApi, airflow: LocalAirflow
+) -> None:
+    run_id = _trigger_with_defaults(ui, api, "ingest_files")
+    _wait_for_success(ui, api, "ingest_files", run_id)
+    log = ui.task_log("ingest_files", run_id, "report", "outcomes of")
+    ui.shot("report-log")
+    counts = _total_row(log)
+    assert counts == api.xcom("ingest_files", run_id, "report")["counts"]
+    if airflow.started_here:
+        # the inbox holds the 12 example articles (one is a .html.gz): every one has an outcome
+        assert sum(counts.values()) == len(list(EXAMPLES.iterdir()))
+        assert counts["rejected"] == 0
+    else:
+        assert sum(counts.values()) >= 0  # whatever that inbox holds; the table is there
+
+
+def test_ingest_urls_with_the_form_defaults(ui: Ui, api: AirflowApi, airflow: LocalAirflow) -> None:
+    defaults = _defaults(api, "ingest_urls")
+    if not (defaults["url_list"] or defaults["urls"] or defaults["feeds"] or defaults["sitemaps"]):
+        pytest.skip(
+            "the running Airflow has no default inputs for ingest_urls (ARTICLE_ETL_URL_LIST, "
+            "ARTICLE_ETL_FEEDS, ARTICLE_ETL_SITEMAPS): its defaults cannot succeed"
+        )
+    run_id = _trigger_with_defaults(ui, api, "ingest_urls")
+    _wait_for_success(ui, api, "ingest_urls", run_id)
+    log = ui.task_log("ingest_urls", run_id, "report", "outcomes of")
+    ui.shot("report-log")
+    counts = _total_row(log)
+    assert counts == api.xcom("ingest_urls", run_id, "report")["counts"]
+    if airflow.started_here:
+        assert sum(counts.values()) == len(PAGES)
+        assert counts["rejected"] == 0
+        assert counts["indexed"] + counts["unchanged"] == len(PAGES)
+
+
+def test_reindex_articles_with_the_form_defaults(
+    ui: Ui, api: AirflowApi, airflow: LocalAirflow
+) -> None:
+    index = airflow.config.get("ARTICLE_ETL_INDEX", "")
+    if not index.startswith("http"):
+        pytest.skip(
+            "reindex_articles needs Elasticsearch: set ES_URL (a running node) before the tests "
+            "start Airflow, or start it with ES_URL=... make airflow"
+        )
+    run_id = _trigger_with_defaults(ui, api, "reindex_articles")
+    _wait_for_success(ui, api, "reindex_articles", run_id)
+    log = ui.task_log("reindex_articles", run_id, "reindex", "reindex done")
+    ui.shot("reindex-log")
+    match = re.search(r'"docs_copied": (\d+)', log)
+    assert match, log[-3000:]
+    result = api.xcom("reindex_articles", run_id, "reindex")
+    assert int(match.group(1)) == result["docs_copied"]
+    assert result["dest"] != result["source"]
+    if airflow.started_here:
+        # what the two ingest tests indexed into this instance's Elasticsearch indices
+        assert result["docs_copied"] >= 1
+
+
+def test_a_bad_value_in_the_form_starts_no_run(ui: Ui, api: AirflowApi) -> None:
+    before = {r["dag_run_id"] for r in api.runs("ingest_files")}
+    dialog = ui.open_trigger_form("ingest_files")
+    page = ui.page
+
+    # The batch size field knows the limits: a value out of range is set back into it.
+    dialog.get_by_role("button", name="Where and how").click()
+    field = dialog.get_by_role("spinbutton")
+    expect(field).to_have_attribute("aria-valuemax", "1000")
+    field.fill("5000")
+    field.blur()
+    expect(field).to_have_value("1000")
+    ui.shot("batch-size-clamped")
+
+    # The conf typed as JSON (Advanced Options) reaches Airflow's validation unchanged.
+    dialog.get_by_role("button", name="Advanced Options").click()
+    editor = dialog.locator(".monaco-editor")
+    editor.locator(".view-lines").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text('{"batch_size": 0}')
+    page.keyboard.press("Shift+Control+End")  # the closing brace and quote the editor added
+    page.keyboard.press("Delete")
+    dialog.get_by_text("Configuration JSON").click()  # leave the editor: it formats the JSON
+    expect(editor.locator(".view-line")).to_have_count(3)
+    expect(editor).to_contain_text('"batch_size": 0')
+    submit = dialog.get_by_test_id("trigger-dag-submit")
+    expect(submit).to_be_enabled()
+    ui.shot("bad-conf-typed")
+    submit.click()
+
+    message = "Invalid input for param batch_size: 0 is less than the minimum of 1"
+    expect(dialog.get_by_text(message)).to_be_visible()
+    ui.shot("validation-message")
+    expect(page).to_have_url(re.compile(r"/dags/ingest_files/?$"))  # still on the DAG
+    # the refusal came back from the API before any run was created
+    assert {r["dag_run_id"] for r in api.runs("ingest_files")} == before
+
+
+def test_a_missing_path_fails_the_first_task_with_one_line(ui: Ui, api: AirflowApi) -> None:
+    missing = "/nonexistent/article-folder"
+    dialog = ui.open_trigger_form("ingest_files")
+    dialog.get_by_role("button", name="What to ingest").click()
+    dialog.locator("textarea[name=element_paths]").fill(missing)
+    ui.shot("missing-path-typed")
+    submit = dialog.get_by_test_id("trigger-dag-submit")
+    expect(submit).to_be_enabled()
+    submit.click()
+    expect(ui.page).to_have_url(re.compile(r"/dags/ingest_files/runs/.+"))
+    run_id = _run_id_from(ui.page.url, "ingest_files")
+    assert api.run("ingest_files", run_id)["conf"]["paths"] == [missing]
+
+    run = api.wait_until_done("ingest_files", run_id, RUN_TIMEOUT)
+    assert run["state"] == "failed"
+    states = api.task_states("ingest_files", run_id)
+    assert states["check_inputs"] == "failed" and states["list_new_files"] == "upstream_failed"
+    ui.run_page(run_id)
+    ui.shot("run-failed")
+
+    expected = "ingest_files: invalid parameters: 1 path(s) do not exist on the worker"
+    log = ui.task_log("ingest_files", run_id, "check_inputs", expected)
+    ui.shot("check-inputs-log")
+    assert missing in log
+    # The first error of the log is the whole message, on one line; Airflow's traceback follows.
+    errors = [
+        r
+        for r in api.log_records("ingest_files", run_id, "check_inputs")
+        if r.get("level") == "error"
+    ]
+    first = str(errors[0]["event"])
+    assert first.startswith(expected) and missing in first and "\n" not in first
