@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean es es-stop
 
 install: $(STAMP)
 
@@ -25,14 +25,24 @@ lint: install
 	$(BIN)/ruff format --check etl dags tests bench
 	$(BIN)/mypy
 
+# Starts the Elasticsearch node (and installs chromium) first, stops the node at the end.
 test: lint
-	$(BIN)/pytest
+	bash scripts/test.sh $(PYTEST_ARGS)
+
+# A real single-node Elasticsearch on 127.0.0.1:$(ES_PORT) (default 9200): Elasticsearch's own
+# server from Maven Central, security off. Returns once green and prints its URL.
+es:
+	bash scripts/es_node.sh start
+
+es-stop:
+	bash scripts/es_node.sh stop
 
 bench: install
 	$(BIN)/python bench/bench_pipeline.py
 
 clean:
-	rm -rf $(VENV) data .airflow
+	-bash scripts/es_node.sh stop
+	rm -rf $(VENV) data .airflow .cache
 
 # A local Airflow 3 (api-server, scheduler, dag-processor; LocalExecutor, SQLite in .airflow/) on
 # http://127.0.0.1:8080 (AIRFLOW_PORT), login `admin` with a generated password. Returns once the

@@ -223,16 +223,17 @@ def ingest(
                 if on_outcome is not None:
                     on_outcome(outcome)
 
-            _run(
-                _chain(raws),
-                settings,
-                ledger,
-                backend,
-                report.run_id,
-                emit,
-                reprocess=reprocess,
-                dry_run=dry_run,
-            )
+            with backend.bulk_writes() if backend is not None else nullcontext():
+                _run(
+                    _chain(raws),
+                    settings,
+                    ledger,
+                    backend,
+                    report.run_id,
+                    emit,
+                    reprocess=reprocess,
+                    dry_run=dry_run,
+                )
         report.status = "dry_run" if dry_run else "ok"
     except BaseException as exc:
         # The run is recorded as failed with why; what it did record stays recorded.

@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from etl.dates import DateMention
@@ -85,8 +86,7 @@ class Article:
 
     @property
     def reading_time_minutes(self) -> float:
-        # 230 words a minute: the usual adult silent-reading rate for non-fiction.
-        return round(self.word_count / 230, 1)
+        return reading_minutes(self.word_count)
 
     def add_warning(self, warning: Warning_) -> None:
         if warning.value not in self.warning:
@@ -97,8 +97,6 @@ class Article:
 
     def to_document(self) -> dict[str, Any]:
         """The indexed document: keys are exactly the fields of mappings/fields.json."""
-        from etl.schema import load_schema
-
         doc: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
@@ -127,8 +125,8 @@ class Article:
                 {year for m in self.date_mentions if m.resolved and (year := _year_of(m.value))}
             ),
             "warning": list(self.warning),
-            "word_count": self.word_count,
-            "reading_time_minutes": self.reading_time_minutes,
+            "word_count": (words := self.word_count),
+            "reading_time_minutes": reading_minutes(words),
             "content_hash": self.content_hash,
             "raw_hash": self.raw_hash,
             "pipeline_version": self.pipeline_version,
@@ -137,12 +135,15 @@ class Article:
             "file_modified": self.file_modified or None,
             "processed_at": self.processed_at or None,
         }
-        schema = load_schema()
-        for entity_type, field_name in schema.entity_fields.items():
-            doc[field_name] = self.entity_names(entity_type)
-        for name, f in schema.fields.items():
+        entity_fields, keyword_fields = _document_layout()
+        for field_name in entity_fields.values():
+            doc[field_name] = []
+        for e in self.entities:
+            if e.type in entity_fields:
+                doc[entity_fields[e.type]].append(e.name)
+        for name in keyword_fields:
             # An empty keyword is no value: not a facet value "" (Elasticsearch would count it).
-            if f.type == "keyword" and doc[name] == "":
+            if doc[name] == "":
                 doc[name] = None
         return doc
 
@@ -180,9 +181,34 @@ class Article:
         )
 
 
+def reading_minutes(words: int) -> float:
+    # 230 words a minute: the usual adult silent-reading rate for non-fiction.
+    return round(words / 230, 1)
+
+
+@cache
+def _document_layout() -> tuple[dict[str, str], tuple[str, ...]]:
+    """From mappings/fields.json, once: entity type -> facet field; the keyword fields."""
+    from etl.schema import load_schema
+
+    schema = load_schema()
+    keywords = tuple(n for n, f in schema.fields.items() if f.type == "keyword")
+    return schema.entity_fields, keywords
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def _fields_of(obj: Any) -> dict[str, Any]:
     """A flat dataclass as a dict, without ``asdict``'s deep copy (a hot path)."""
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    return {name: getattr(obj, name) for name in _field_names(type(obj))}
 
 
 def _year_of(value: str | None) -> int | None:

@@ -55,7 +55,16 @@ install_node() {
             "-DoutputDirectory=$CACHE" >&2 || die "mvn could not fetch the Elasticsearch distribution"
     fi
     rm -rf "$HOME_DIR"
-    (cd "$CACHE" && unzip -q "$zip") || die "could not unpack $zip"
+    # Python's zipfile rather than unzip (not on every machine), keeping the files' modes.
+    python3 - "$zip" "$CACHE" <<'PY' || die "could not unpack $zip"
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as archive:
+    for info in archive.infolist():
+        path = archive.extract(info, sys.argv[2])
+        mode = info.external_attr >> 16
+        if mode and not info.is_dir():
+            os.chmod(path, mode & 0o777)
+PY
     local jh plugin="$HOME_DIR/plugins/article-etl-test-analysis" build
     jh="$(java_home)"
     build="$(mktemp -d)"
@@ -75,6 +84,14 @@ elasticsearch.version=$ES_VERSION
 EOF
     chmod -R a+rX "$HOME_DIR"
     touch "$HOME_DIR/.article-etl-ready"
+}
+
+healthy() {
+    python3 - "$URL/_cluster/health?wait_for_status=green&timeout=1s" <<'PY' >/dev/null 2>&1
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as response:
+    sys.exit(0 if b'"status":"green"' in response.read() else 1)
+PY
 }
 
 node_dir() { [[ -f "$STATE" ]] && cat "$STATE"; }
@@ -120,7 +137,7 @@ start() {
         || { tail -n 20 "$dir/start.out" >&2; die "Elasticsearch did not start (log: $dir/logs)"; }
     local i
     for i in $(seq 120); do
-        if curl -fsS "$URL/_cluster/health?wait_for_status=green&timeout=1s" >/dev/null 2>&1; then
+        if healthy; then
             echo "$URL"
             return
         fi

@@ -4,12 +4,12 @@ same requests, the same answers."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from es_live import es_url
 
 from etl.backends.base import IndexBackend, SearchRequest
 from etl.dates import DateMention
@@ -98,9 +98,7 @@ def _sqlite(tmp_path: Path) -> IndexBackend:
 
 
 def _elasticsearch(tmp_path: Path) -> IndexBackend:
-    url = os.environ.get("ES_URL")
-    if not url:
-        pytest.skip("ES_URL not set: no live Elasticsearch here (README: 'Elasticsearch')")
+    url = es_url()
     from etl.backends.elasticsearch import ElasticsearchBackend
     from etl.es_admin import setup
     from etl.settings import Settings

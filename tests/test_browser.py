@@ -45,6 +45,7 @@ from tests.sites import Reply, Site, running
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
+expect.set_options(timeout=60_000)  # the UI polls every few seconds; a loaded machine is slow
 
 pytestmark = [pytest.mark.browser, pytest.mark.airflow, pytest.mark.slow]
 
@@ -245,7 +246,7 @@ class Ui:
         """Open a task instance of the run (from the run's task table) and return its log."""
         page = self.page
         page.locator(f'a[href$="/dags/{dag_id}/runs/{run_id}/tasks/{task_id}"]').first.click()
-        expect(page.get_by_role("tab", name="Logs")).to_be_visible()
+        expect(page.get_by_role("link", name="Logs", exact=True)).to_be_visible()
         expect(page.get_by_text(wait_for).first).to_be_visible()
         return str(page.locator("body").inner_text())
 

@@ -119,7 +119,9 @@ def test_every_dag_imports_without_errors(parse_env: dict[str, str]) -> None:
     assert files["schedule"] == p.DEFAULT_SCHEDULE
     assert files["catchup"] is False and files["max_active_runs"] == 1
     assert set(files["params"]) == set(p.FILE_PARAM_KEYS)
-    assert files["params"]["paths"]["type"] == "array"
+    # optional: "not given" (null) is valid, so the trigger form does not mark it required
+    assert files["params"]["paths"]["type"] == ["null", "array"]
+    assert files["params"]["index"]["type"] == ["null", "string"]
     assert files["params"]["batch_size"]["minimum"] == p.MIN_BATCH_SIZE
     assert files["params"]["batch_size"]["maximum"] == p.MAX_BATCH_SIZE
     assert all(files["param_titles"].values()), "every param has a title for the trigger form"
@@ -204,10 +206,20 @@ def test_first_task_refuses_bad_inputs_with_clear_messages(
                 "batch_size": 2,
             },
         ),
+        # the trigger form's defaults: optional params as null mean "not given"
+        (
+            "plan_url_run",
+            {k: None for k in ("urls", "url_list", "feeds", "sitemaps", "index")},
+            None,
+        ),
+        ("plan_file_run", {"paths": None, "index": None, "batch_size": 25}, None),
     ]
     env = {**parse_env, "ARTICLE_ETL_INBOX": str(tmp_path / "no-inbox")}
     out = result_of(run_python(CHECKS_SCRIPT, env, json.dumps(cases)))
-    missing, unknown, good, scheme, listed, no_list, empty, repeated, reindex, url_batches = out
+    missing, unknown, good, scheme, listed, no_list, empty, repeated, reindex, url_batches = out[
+        :10
+    ]
+    null_urls, null_files = out[10:]
 
     assert not missing["ok"] and "do not exist" in missing["message"]
     assert str(tmp_path / "nope") in missing["message"]
@@ -227,6 +239,11 @@ def test_first_task_refuses_bad_inputs_with_clear_messages(
         {"inputs": ["https://a.example/3"]},
         {"feeds": ["https://a.example/feed"]},
     ]
+    # null is "not given": nothing to fetch; the inbox (missing here) for the files
+    assert not null_urls["ok"] and "nothing to ingest" in null_urls["message"]
+    assert not null_files["ok"] and "inbox folder" in null_files["message"]
+    for refused in (missing, unknown, scheme, listed, no_list, empty, null_urls, null_files):
+        assert "\n" not in refused["message"], "one line, like Airflow's validation messages"
 
 
 @pytest.mark.airflow
@@ -259,6 +276,8 @@ def files_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             {"paths": "not-a-list"},
             {"reprocess": "yes"},
             {"paths": [str(articles)], "batch_size": 10},  # valid: accepted
+            # what the trigger form sends with its defaults: optional params as null
+            {"paths": None, "index": None, "reprocess": False, "dry_run": False, "batch_size": 25},
         ],
     )
     yield {**result, "articles": articles, "index": index, "env": env}
@@ -325,8 +344,9 @@ def test_second_run_indexes_nothing_new(files_run: dict[str, Any]) -> None:
     assert second["state"] == "success"
     totals = second["xcoms"]["report"]
     # at most container files (.gz, .jsonl: their records are checked one by one) come back,
-    # and they are found unchanged
+    # and they are found unchanged; the files left out when listing count as unchanged too
     assert totals["counts"]["indexed"] == 0
+    assert totals["counts"]["unchanged"] == _count_inputs(files_run["articles"])
     # nothing indexed: no asset event, so DAGs scheduled on the index do not run
     assert second["tasks"]["announce_index_update"] == "skipped"
     assert second["asset_events"] == []
@@ -348,7 +368,7 @@ def test_bad_path_fails_the_first_task(files_run: dict[str, Any]) -> None:
 @pytest.mark.airflow
 @pytest.mark.slow
 def test_invalid_trigger_params_are_refused(files_run: dict[str, Any]) -> None:
-    too_small, not_int, not_list, not_bool, valid = files_run["triggers"]
+    too_small, not_int, not_list, not_bool, valid, form_defaults = files_run["triggers"]
     for refused in (too_small, not_int, not_list, not_bool):
         assert not refused["ok"]
         assert refused["error"] == "ParamValidationError"
@@ -359,9 +379,10 @@ def test_invalid_trigger_params_are_refused(files_run: dict[str, Any]) -> None:
         "Invalid input for param batch_size: 'ten' is not of type 'integer'"
     )
     assert not_list["message"].startswith("Invalid input for param paths:")
-    assert "is not of type 'array'" in not_list["message"]
+    assert "is not of type 'null', 'array'" in not_list["message"]
     assert not_bool["message"].startswith("Invalid input for param reprocess:")
     assert valid["ok"], valid
+    assert form_defaults["ok"], form_defaults
 
 
 # --- pure helpers (no Airflow) -------------------------------------------------------------------

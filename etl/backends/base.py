@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +41,8 @@ class IndexResult:
     doc_id: str
     ok: bool
     reason: str = ""
+    # The HTTP status of a refusal, where the index has one (not part of equality).
+    status: int | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -99,6 +102,11 @@ class IndexBackend(Protocol):
 
         Documents the index refuses are returned as not ok with its reason; a transient
         failure that persists after retries raises ``TransientIndexError``."""
+        ...
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """Upserts inside become searchable when the block ends rather than after each call
+        (one refresh for a whole run instead of one per batch; durability is the same)."""
         ...
 
     def delete(self, doc_ids: Sequence[str]) -> None: ...

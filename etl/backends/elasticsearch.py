@@ -63,6 +63,7 @@ RETRY_ON_STATUS = (429, 502, 503, 504)
 # (initial_backoff * 2**n) is meant for "too many requests"; it also retries per-item 429s.
 BULK_TRANSPORT_RETRY_ON_STATUS = (502, 503, 504)
 MAX_BACKOFF_SECONDS = 60.0
+REQUEST_TOO_LARGE = 413
 SNIPPET_CHARS = 200
 HIGHLIGHT_PRE, HIGHLIGHT_POST = "<mark>", "</mark>"
 HISTOGRAM_FORMATS = {"year": "yyyy", "month": "yyyy-MM", "day": "yyyy-MM-dd"}
@@ -521,6 +522,8 @@ class ElasticsearchBackend:
         self._url = redact_url(settings.index)
         self.read_alias = read_alias(settings)
         self.write_alias = write_alias(settings)
+        self._refresh_deferred = False
+        self._refresh_pending = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ElasticsearchBackend:
@@ -549,23 +552,69 @@ class ElasticsearchBackend:
                 if not self._client.indices.exists_alias(name=alias):
                     raise IndexSetupError(f"alias {alias!r} not found at {self._url}: {SETUP_HINT}")
 
+    @contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        self._refresh_deferred = True
+        try:
+            yield
+        finally:
+            self._refresh_deferred = False
+        # Only when the block succeeded: after a failure the cluster may be gone, and its
+        # refresh_interval makes what was acknowledged searchable anyway.
+        if self._refresh_pending:
+            self._refresh_pending = False
+            with self._errors("refreshing the index"):
+                self._client.indices.refresh(index=self.write_alias)
+
     def upsert(self, articles: Sequence[Article]) -> list[IndexResult]:
         if not articles:
             return []
         with self._errors(f"indexing {len(articles)} document(s)"):
-            results, transient = self._bulk(bulk_actions(articles, self.write_alias))
-            if transient:
-                raise self._transient_error(transient)
+            results = self._index(articles, self._settings.es_chunk_docs)
             if any(r.ok for r in results.values()):
-                # Searchable when upsert returns: one refresh per call, not per chunk.
-                self._client.indices.refresh(index=self.write_alias)
+                if self._refresh_deferred:
+                    self._refresh_pending = True
+                else:
+                    # Searchable when upsert returns: one refresh per call, not per chunk.
+                    self._client.indices.refresh(index=self.write_alias)
         return [
             results.get(a.id) or IndexResult(a.id, False, "Elasticsearch returned no result")
             for a in articles
         ]
 
+    def _index(self, articles: Sequence[Article], chunk_docs: int) -> dict[str, IndexResult]:
+        """Bulk-index; a request the cluster finds too large (413: over its
+        http.max_content_length) is sent again in halves, down to one document, which is then
+        rejected with the reason instead of being lost or failing the batch."""
+        results, transient = self._bulk(bulk_actions(articles, self.write_alias), chunk_docs)
+        if transient:
+            raise self._transient_error(transient)
+        too_large = [
+            a for a in articles if (r := results.get(a.id)) and r.status == REQUEST_TOO_LARGE
+        ]
+        if not too_large:
+            return results
+        if chunk_docs == 1:  # each was alone in its request, and still too large
+            for article in too_large:
+                results[article.id] = IndexResult(
+                    article.id,
+                    False,
+                    "the document is larger than Elasticsearch accepts in one request "
+                    "(HTTP 413: over the cluster's http.max_content_length)",
+                )
+            return results
+        half = max(1, min(chunk_docs, len(too_large)) // 2)
+        log.info(
+            "request too large for %s: %d document(s) again, %d a request",
+            self._url,
+            len(too_large),
+            half,
+        )
+        results.update(self._index(too_large, half))
+        return results
+
     def _bulk(
-        self, actions: Iterator[dict[str, Any]]
+        self, actions: Iterator[dict[str, Any]], chunk_docs: int | None = None
     ) -> tuple[dict[str, IndexResult], list[tuple[str, int, str]]]:
         s = self._settings
         results: dict[str, IndexResult] = {}
@@ -573,7 +622,7 @@ class ElasticsearchBackend:
         for ok, item in streaming_bulk(
             self._client.options(retry_on_status=BULK_TRANSPORT_RETRY_ON_STATUS),
             actions,
-            chunk_size=s.es_chunk_docs,
+            chunk_size=chunk_docs or s.es_chunk_docs,
             max_chunk_bytes=s.es_chunk_bytes,
             max_retries=s.es_max_retries,
             initial_backoff=s.es_retry_initial_backoff,
@@ -597,7 +646,7 @@ class ElasticsearchBackend:
                 results[doc_id] = IndexResult(doc_id, True)  # already gone
             else:
                 log.info("Elasticsearch rejected document %s: %s", doc_id, reason)
-                results[doc_id] = IndexResult(doc_id, False, reason)
+                results[doc_id] = IndexResult(doc_id, False, reason, status=status)
         return results, transient
 
     def _raise_for_setup(self, status: int, reason: str) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,9 @@ class SqliteBackend:
         self._conn.close()
 
     # --- writing ------------------------------------------------------------------------------
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        return nullcontext()  # each upsert commits, and a commit is searchable at once
+
     def upsert(self, articles: Sequence[Article]) -> list[IndexResult]:
         results: list[IndexResult] = []
         self._conn.execute("BEGIN IMMEDIATE")
