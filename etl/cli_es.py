@@ -19,6 +19,7 @@ from elasticsearch import Elasticsearch
 from etl import es_admin
 from etl.backends.base import IndexError_
 from etl.backends.elasticsearch import build_client, check_reachable
+from etl.cli_help import PlainHelpCommand, PlainHelpGroup
 from etl.kibana import KibanaError, import_saved_objects
 from etl.settings import Settings, redact_url
 
@@ -29,11 +30,13 @@ es_app = typer.Typer(
     "read alias and the write alias.",
     no_args_is_help=True,
     add_completion=False,
+    cls=PlainHelpGroup,
 )
 kibana_app = typer.Typer(
     help="Kibana: import the data view, saved search and dashboard of mappings/kibana/.",
     no_args_is_help=True,
     add_completion=False,
+    cls=PlainHelpGroup,
 )
 
 IndexOption = Annotated[
@@ -106,7 +109,7 @@ def _emit(data: dict[str, Any], as_json: bool, lines: list[str]) -> None:
             typer.echo(line)
 
 
-@es_app.command("setup")
+@es_app.command("setup", cls=PlainHelpCommand)
 def setup_command(index: IndexOption = None, as_json: JsonOption = False) -> None:
     """Install the index template; create the first index and both aliases if missing.
 
@@ -116,7 +119,7 @@ def setup_command(index: IndexOption = None, as_json: JsonOption = False) -> Non
     _emit(report.as_dict(), as_json, lines)
 
 
-@es_app.command("reindex")
+@es_app.command("reindex", cls=PlainHelpCommand)
 def reindex_command(index: IndexOption = None, as_json: JsonOption = False) -> None:
     """Copy the current index into a new version (current mappings), then move both aliases
     in one atomic request. Searches keep working; the old index is kept. Do not ingest while
@@ -130,7 +133,7 @@ def reindex_command(index: IndexOption = None, as_json: JsonOption = False) -> N
     _emit(report.as_dict(), as_json, lines)
 
 
-@es_app.command("status")
+@es_app.command("status", cls=PlainHelpCommand)
 def status_command(index: IndexOption = None, as_json: JsonOption = False) -> None:
     """Cluster health, the versioned indices with document counts, and the alias targets."""
     info = _with_client(index, es_admin.status)
@@ -145,7 +148,7 @@ def status_command(index: IndexOption = None, as_json: JsonOption = False) -> No
     _emit(info, as_json, lines)
 
 
-@es_app.command("template")
+@es_app.command("template", cls=PlainHelpCommand)
 def template_command(
     write: Annotated[
         bool, typer.Option("--write", help="Regenerate mappings/index-template.json.")
@@ -159,7 +162,7 @@ def template_command(
     typer.echo(es_admin.render_template(settings), nl=False)
 
 
-@kibana_app.command("setup")
+@kibana_app.command("setup", cls=PlainHelpCommand)
 def kibana_setup_command(
     kibana_url: KibanaUrlOption = None, index: IndexOption = None, as_json: JsonOption = False
 ) -> None:

@@ -687,7 +687,19 @@ def test_version(tmp_path: Path) -> None:
     assert result.stdout == f"article-etl {__version__}\n"
 
 
-@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=lambda c: "-".join(c))
+SUBCOMMANDS = [
+    ["es"],
+    ["es", "setup"],
+    ["es", "status"],
+    ["es", "reindex"],
+    ["es", "template"],
+    ["kibana", "setup"],
+]
+
+
+@pytest.mark.parametrize(
+    "command", [[], *([c] for c in COMMANDS), *SUBCOMMANDS], ids=lambda c: "-".join(c)
+)
 def test_help_shows_no_python_type_names(command: list[str], tmp_path: Path) -> None:
     result = _run_wide([*command, "--help"], tmp_path / "index.db", columns=100)
     assert result.exit_code == 0, result.output
