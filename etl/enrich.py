@@ -7,47 +7,23 @@ Only the components NER needs are loaded; documents go through ``nlp.pipe`` in b
 
 from __future__ import annotations
 
-import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from typing import Any
 
-from etl.dates import normalise_mentions
-from etl.record import Article, Entity, Warning_
+from etl.dates import DocDates
+from etl.entities import LABEL_TYPES, Mention, clean_name, resolve_entities, shouted_lines
+from etl.record import Article, Warning_
 
-# spaCy (OntoNotes) labels -> our entity types. Everything else (numbers, money, ...) is dropped.
-LABEL_TYPES = {
-    "PERSON": "person",
-    "ORG": "organization",
-    "GPE": "location",
-    "LOC": "location",
-    "FAC": "location",
-    "NORP": "group",
-    "EVENT": "event",
-    "PRODUCT": "product",
-    "WORK_OF_ART": "work",
-    "LAW": "law",
-}
-# Components NER needs; everything else in the pipeline is excluded when loading.
-NER_COMPONENTS = {"tok2vec", "ner"}
-_HONORIFICS = re.compile(
-    r"^(?:(?:mr|mrs|ms|miss|dr|prof|sir|dame|lord|lady|president|vice president|prime minister|"
-    r"minister|chancellor|senator|sen|rep|representative|governor|gov|mayor|judge|justice|"
-    r"general|gen|colonel|col|captain|capt|king|queen|prince|princess|pope|saint|st|ceo|chair|"
-    r"chairman|chairwoman|secretary|director|coach|professor)\.?\s+)+",
-    re.I,
-)
-_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
-_EDGE_PUNCT = "\"'“”‘’()[]{}.,;:!?–—-"
+log = logging.getLogger(__name__)
 
+__all__ = ["LABEL_TYPES", "Mention", "clean_name", "enrich", "load_nlp", "resolve_entities"]
 
-@dataclass(frozen=True, slots=True)
-class Mention:
-    text: str
-    label: str  # spaCy label
+# Components NER needs, and the tagger (on the shared tok2vec, cheap): the tense of a sentence
+# places a date mention such as "August" (etl.dates); everything else is excluded when loading.
+NER_COMPONENTS = {"tok2vec", "tagger", "ner"}
 
 
 @cache
@@ -86,13 +62,60 @@ def enrich(articles: Sequence[Article], nlp: Any, *, batch_size: int = 16) -> li
         article.model = version
         if article not in todo:
             article.add_warning(Warning_.LANGUAGE_NOT_SUPPORTED_BY_NER)
-    docs = nlp.pipe((a.text for a in todo), batch_size=batch_size)
-    for article, doc in zip(todo, docs, strict=True):
-        mentions = [Mention(ent.text, ent.label_) for ent in doc.ents]
+    # A text longer than the model takes at once (spaCy refuses it with error E088) goes
+    # through in parts, cut between paragraphs or sentences; its mentions are pooled.
+    limit = int(getattr(nlp, "max_length", 0) or 0)
+    parts: list[str] = []
+    owners: list[int] = []
+    for i, article in enumerate(todo):
+        pieces = split_for_nlp(article.text, limit) if limit else [article.text]
+        if len(pieces) > 1:
+            article.add_warning(Warning_.NER_CHUNKED)
+            log.warning(
+                "%s: %d characters, more than the model's max_length %d: entities found in %d "
+                "parts",
+                article.source,
+                len(article.text),
+                limit,
+                len(pieces),
+            )
+        parts.extend(pieces)
+        owners.extend([i] * len(pieces))
+    found: list[list[Mention]] = [[] for _ in todo]
+    dates = [DocDates() for _ in todo]
+    docs = nlp.pipe(parts, batch_size=batch_size)
+    for owner, part, doc in zip(owners, parts, docs, strict=True):
+        found[owner].extend(mentions_of(doc))
+        dates[owner].add(todo[owner].text, part, doc)
+    for article, mentions, in_text in zip(todo, found, dates, strict=True):
         article.entities = resolve_entities(mentions)
-        date_texts = [m.text for m in mentions if m.label == "DATE"]
-        article.date_mentions = normalise_mentions(_unique(date_texts), _reference(article))
+        article.date_mentions = in_text.mentions(article.text, _reference(article))
     return list(articles)
+
+
+def split_for_nlp(text: str, limit: int) -> list[str]:
+    """``text`` in parts of at most ``limit`` characters, cut at the last paragraph break,
+    else line break, else sentence end, else space in the second half of each part (a cut
+    inside a name would lose it), and only where nothing better exists in the middle of a
+    word."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    start = 0
+    while len(text) - start > limit:
+        window = text[start : start + limit]
+        cut = -1
+        for mark in ("\n\n", "\n", ". ", " "):
+            found = window.rfind(mark, limit // 2)
+            if found != -1:
+                cut = found + len(mark)
+                break
+        if cut <= 0:
+            cut = limit
+        parts.append(window[:cut])
+        start += cut
+    parts.append(text[start:])
+    return [p for p in parts if p.strip()]
 
 
 def _reference(article: Article) -> date | None:
@@ -104,104 +127,11 @@ def _reference(article: Article) -> date | None:
         return None
 
 
-def _unique(texts: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(" ".join(t.split()) for t in texts))
-
-
-def clean_name(text: str) -> str:
-    """Names without honour or grammar.
-
-    "Putin’s" -> "Putin"; "the United Nations" -> "United Nations"."""
-    name = " ".join(text.split()).strip(_EDGE_PUNCT)
-    name = _POSSESSIVE.sub("", name).strip(_EDGE_PUNCT)
-    if name.lower().startswith("the "):
-        name = name[4:]
-    return name
-
-
-def resolve_entities(mentions: Sequence[Mention]) -> list[Entity]:
-    """Groups mentions into entities: short forms and possessives count for the fullest name.
-
-    Within one document, "Putin" and "Putin's" count for "Vladimir Putin", and "Kushner" for
-    "Jared Kushner" even where the model tagged that mention as an organisation; an acronym
-    counts for the organisation whose initials it is. Facets then count people, not strings.
-    """
-    typed: list[tuple[str, str]] = []  # (cleaned surface, type)
-    for m in mentions:
-        etype = LABEL_TYPES.get(m.label)
-        if etype is None:
-            continue
-        name = clean_name(m.text)
-        if etype == "person":
-            name = _HONORIFICS.sub("", name).strip()
-        if len(name) < 2 or not any(ch.isalpha() for ch in name):
-            continue
-        typed.append((name, etype))
-
-    canonical = _canonical_names(typed)
-    counts: Counter[str] = Counter()
-    labels: dict[str, Counter[str]] = defaultdict(Counter)
-    aliases: dict[str, set[str]] = defaultdict(set)
-    for name, etype in typed:
-        target = canonical.get(name, name)
-        counts[target] += 1
-        labels[target][etype] += 1
-        if name != target:
-            aliases[target].add(name)
-    people = {n for n, t in typed if t == "person" and len(n.split()) > 1}
-    entities = []
-    for name, count in counts.items():
-        etype = "person" if name in people else labels[name].most_common(1)[0][0]
-        if etype == "person" and " " not in name:
-            etype = _type_of_containing_name(name, typed) or etype
-        entities.append(Entity(name=name, type=etype, count=count, aliases=sorted(aliases[name])))
-    entities.sort(key=lambda e: (-e.count, e.type, e.name))
-    return entities
-
-
-def _type_of_containing_name(word: str, typed: Sequence[tuple[str, str]]) -> str | None:
-    """A lone word the model called a person, which in this document only ever stands inside
-    the names of places or organisations ("Rotterdam" beside "Port of Rotterdam"): it is most
-    likely that kind of thing, not a person (no full name of a person contains it)."""
-    containing = Counter(t for n, t in typed if t != "person" and " " in n and word in n.split())
-    return containing.most_common(1)[0][0] if containing else None
-
-
-def _canonical_names(typed: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Short form -> the fullest name it stands for in this document."""
-    full_people = Counter(n for n, t in typed if t == "person" and len(n.split()) > 1)
-    orgs = {n for n, t in typed if t == "organization" and len(n.split()) > 1}
-    by_part: dict[str, set[str]] = defaultdict(set)
-    for full in full_people:
-        parts = full.split()
-        by_part[parts[-1].casefold()].add(full)  # surname
-        by_part[parts[0].casefold()].add(full)  # first name, as in "Narendra said"
-        for i in range(1, len(parts) - 1):  # "Vladimir Putin" inside "Vladimir Vladimirovich Putin"
-            by_part[" ".join(parts[i:]).casefold()].add(full)
-    # A two-word name contained in a longer one: "Vladimir Putin" -> "Vladimir V. Putin".
-    for full in full_people:
-        for longer in full_people:
-            if longer != full and longer.endswith(" " + full):
-                by_part[full.casefold()].add(longer)
-
-    mapping: dict[str, str] = {}
-    for name, etype in typed:
-        if name in mapping:
-            continue
-        key = name.casefold()
-        # Short forms of people: person mentions, and single words the model mislabelled.
-        if key in by_part and (etype == "person" or (etype == "organization" and " " not in name)):
-            candidates = by_part[key]
-            # Several people share the surname: the one named most often takes it.
-            mapping[name] = max(sorted(candidates), key=lambda c: full_people[c])
-            continue
-        if etype == "organization" and name.isupper() and 2 <= len(name) <= 6:
-            expansion = [o for o in orgs if _initials(o) == name]
-            if len(expansion) == 1:
-                mapping[name] = expansion[0]
-    return mapping
-
-
-def _initials(name: str) -> str:
-    stop = {"of", "the", "and", "for", "de", "la", "du"}
-    return "".join(w[0] for w in name.split() if w.lower() not in stop).upper()
+def mentions_of(doc: Any) -> list[Mention]:
+    """The model's entity spans of one spaCy doc, each marked when it sits in an all-capitals
+    line (a headline: such mentions never create an entity on their own)."""
+    spans = shouted_lines(doc.text)
+    return [
+        Mention(ent.text, ent.label_, any(a <= ent.start_char < b for a, b in spans))
+        for ent in doc.ents
+    ]

@@ -9,8 +9,8 @@ Pure apart from reading the record: no network, no files.
 from __future__ import annotations
 
 import json
+import logging
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,32 +19,23 @@ import trafilatura
 from lxml import html as lxml_html
 from trafilatura.utils import load_html
 
+from etl.dates import parse_published
 from etl.decode import NotText, decode
+from etl.language import detect_language, normalise_language
+from etl.pubdate import choose_published, library_date_params, page_evidence
 from etl.record import Article, Warning_, make_id, text_fingerprint
 from etl.sources import RawInput
+from etl.titles import page_hints, strip_site_name
 
-MIN_ARTICLE_WORDS = 25  # below this, what a page yields is not an article
+# Below this, what a page yields is not an article. Words are word-equivalents: in Chinese,
+# Japanese, Thai... characters count (etl.language.word_equivalents), so a complete article in
+# a script without spaces is never refused for its script.
+MIN_ARTICLE_WORDS = 25
 TITLE_MAX_WORDS = 12
 
-# Meta tags that state the publication date, most specific first.
-_DATE_META = (
-    "article:published_time",
-    "og:published_time",
-    "og:article:published_time",
-    "datepublished",
-    "publishdate",
-    "publish-date",
-    "pubdate",
-    "parsely-pub-date",
-    "sailthru.date",
-    "dc.date.issued",
-    "dcterms.created",
-    "dc.date",
-    "date",
-)
-_URL_DATE = re.compile(
-    r"/((?:19|20)\d{2})[/_-](0[1-9]|1[0-2])(?:[/_-](0[1-9]|[12]\d|3[01]))?(?:/|$|[_-])"
-)
+log = logging.getLogger(__name__)
+
+# Publication dates: the rule and where dates are read on web pages is etl.pubdate.
 _TEXT_DATE_LINE = re.compile(
     r"^\s*(?:published|posted|date|updated|veröffentlicht|publié)\s*(?:on|am|le)?\s*[:\-–]?\s*(.{6,40})$",
     re.I | re.M,
@@ -57,13 +48,6 @@ _BYLINE_DATE_LINE = re.compile(
 
 class Rejected(Exception):
     """This input can never become an article; the message is the recorded reason."""
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedDate:
-    value: str
-    source: str  # structured_data, meta, url, text, file_time
-    confidence: str  # high, medium, low
 
 
 def extract(raw: RawInput, *, min_words: int = 50) -> Article:
@@ -89,6 +73,7 @@ def extract(raw: RawInput, *, min_words: int = 50) -> Article:
         article = _from_text(raw, decoded.text, markdown=media_type == "markdown")
     if decoded.guessed:
         article.add_warning(Warning_.ENCODING_GUESSED)
+    _apply_input_metadata(article, raw)
     _finish(article, raw, min_words)
     return article
 
@@ -111,8 +96,9 @@ def _from_html(raw: RawInput, page: str) -> Article:
     tree = load_html(page)
     if tree is None:
         raise Rejected("not an article: the HTML could not be parsed")
-    # Read the date's provenance before trafilatura, which prunes the tree it is given.
-    structured = _structured_dates(tree)
+    # Read what the page states about its date before trafilatura, which prunes the tree.
+    evidence = page_evidence(tree)
+    site_names, headings = page_hints(tree)
     link_texts = {" ".join(a.text_content().split()) for a in tree.iter("a")}
     doc = trafilatura.bare_extraction(
         tree,
@@ -121,6 +107,7 @@ def _from_html(raw: RawInput, page: str) -> Article:
         include_comments=False,
         include_tables=True,
         deduplicate=False,
+        date_extraction_params=library_date_params(),
     )
     if doc is None or not (getattr(doc, "text", None) or "").strip():
         raise Rejected("not an article: no main text found (navigation, listing or empty page)")
@@ -133,7 +120,7 @@ def _from_html(raw: RawInput, page: str) -> Article:
     url = raw.url or canonical
     host = meta.get("hostname") or (urlsplit(url).hostname or "")
     article = _new_article(raw, text, canonical_url=canonical)
-    article.title = _clean_line(meta.get("title") or "")
+    article.title_original = _clean_line(meta.get("title") or "")
     article.description = _clean_line(meta.get("description") or "")
     article.url = url
     article.host = host.removeprefix("www.")
@@ -141,8 +128,15 @@ def _from_html(raw: RawInput, page: str) -> Article:
     article.author = _split_authors(meta.get("author") or "")
     article.category = _split_list(meta.get("categories"))
     article.tag = _split_list(meta.get("tags"))
-    article.language = (meta.get("language") or _html_lang(tree) or "").split("-")[0].lower()
-    published = _published_from_html(meta.get("date"), structured, url)
+    article.title = strip_site_name(
+        article.title_original,
+        [*site_names, article.site],
+        article.host,
+        headings=headings,
+        sections=article.category,
+    )
+    article.language_declared = _clean_line(meta.get("language") or _html_lang(tree) or "")
+    published = choose_published(meta.get("date"), evidence, url, page)
     if published:
         article.published = published.value
         article.published_source = published.source
@@ -156,69 +150,6 @@ def _mostly_links(text: str, link_texts: set[str]) -> bool:
     lines = text.splitlines()
     linked = sum(len(line) for line in lines if line in link_texts)
     return linked > 0.5 * max(1, sum(len(line) for line in lines))
-
-
-def _structured_dates(tree: Any) -> dict[str, set[str]]:
-    """Dates the page states in JSON-LD and in meta tags, by kind, as YYYY-MM-DD."""
-    found: dict[str, set[str]] = {"structured_data": set(), "meta": set()}
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text_content() or "")
-        except (json.JSONDecodeError, ValueError):
-            continue
-        for value in _json_values(data, "datePublished"):
-            if isinstance(value, str) and len(value) >= 10:
-                found["structured_data"].add(value[:10])
-    # schema.org microdata is structured data too.
-    for el in tree.xpath("//*[@itemprop='datePublished']"):
-        value = el.get("content") or el.get("datetime") or ""
-        if value[:10].strip():
-            found["structured_data"].add(value[:10])
-    for meta in tree.xpath("//meta[@property or @name]"):
-        key = (meta.get("property") or meta.get("name") or "").lower()
-        if key in _DATE_META and (meta.get("content") or "")[:10].strip():
-            found["meta"].add((meta.get("content") or "")[:10])
-    # A <time> element marked as the publication time (pubdate, or a "published" class).
-    for time_el in tree.xpath("//time[@datetime][@pubdate or contains(@class, 'publish')]"):
-        found["meta"].add((time_el.get("datetime") or "")[:10])
-    return found
-
-
-def _json_values(data: Any, key: str) -> list[Any]:
-    if isinstance(data, dict):
-        own = [data[key]] if key in data else []
-        return own + [v for child in data.values() for v in _json_values(child, key)]
-    if isinstance(data, list):
-        return [v for item in data for v in _json_values(item, key)]
-    return []
-
-
-def _published_from_html(
-    trafilatura_date: str | None, structured: dict[str, set[str]], url: str
-) -> PublishedDate | None:
-    """The publication date and where it came from, most trustworthy source first."""
-    for source in ("structured_data", "meta"):
-        values = sorted(structured[source])
-        if trafilatura_date and trafilatura_date in structured[source]:
-            return PublishedDate(trafilatura_date, source, "high")
-        if values and _valid_day(values[0]):
-            return PublishedDate(values[0], source, "high")
-    url_date = _date_from_url(url)
-    if url_date:
-        return PublishedDate(url_date, "url", "medium")
-    if trafilatura_date and _valid_day(trafilatura_date):
-        # Found by htmldate in the page's text or markup: plausible, but the weakest kind.
-        return PublishedDate(trafilatura_date, "text", "low")
-    return None
-
-
-def _date_from_url(url: str) -> str | None:
-    match = _URL_DATE.search(urlsplit(url).path) if url else None
-    if not match:
-        return None
-    year, month, day = match.group(1), match.group(2), match.group(3)
-    value = f"{year}-{month}-{day}" if day else f"{year}-{month}-01"
-    return value if _valid_day(value) else None
 
 
 def _valid_day(value: str) -> bool:
@@ -247,8 +178,14 @@ def _from_text(raw: RawInput, content: str, *, markdown: bool) -> Article:
     text = _clean_text(body)
     if not text:
         raise Rejected("not an article: no text")
+    bad_url = bool(front.get("url")) and not _is_http(front["url"])
+    if bad_url:
+        del front["url"]  # not a web address: ignored, never the article's identity
     article = _new_article(raw, text, canonical_url=front.get("url", ""))
-    article.title = front.get("title") or title
+    if bad_url:
+        article.add_warning(Warning_.INVALID_METADATA)
+    article.title = article.title_original = front.get("title") or title
+    article.language_declared = front.get("language") or front.get("lang") or ""
     article.url = raw.url or front.get("url", "")
     article.host = (urlsplit(article.url).hostname or "").removeprefix("www.")
     article.site = front.get("site", "") or article.host
@@ -256,11 +193,14 @@ def _from_text(raw: RawInput, content: str, *, markdown: bool) -> Article:
     article.tag = _split_list(front.get("tags"))
     article.category = _split_list(front.get("categories"))
     article.description = front.get("description", "")
-    stated = front.get("date") or _stated_date(body)
+    given = front.get("published") or front.get("date")
+    if given:
+        _use_input_date(article, given)
+    stated = None if article.published else _stated_date(body)
     if stated:
         article.published = stated
-        article.published_source = "meta" if front.get("date") else "text"
-        article.published_confidence = "high" if front.get("date") else "medium"
+        article.published_source = "text"
+        article.published_confidence = "medium"
     return article
 
 
@@ -318,6 +258,60 @@ def _stated_date(body: str) -> str | None:
     return value if _valid_day(value) else None
 
 
+# --- Metadata given with the input ---------------------------------------------------------
+
+
+def _use_input_date(article: Article, value: object) -> None:
+    """A publication date given with the input: used when it is a date (source ``input``),
+    else ignored with the warning ``invalid_published``; never indexed as it is."""
+    published = parse_published(value)
+    if published is None:
+        log.warning("%s: ignoring the publication date %r: not a date", article.source, value)
+        article.add_warning(Warning_.INVALID_PUBLISHED)
+        return
+    article.published = published
+    article.published_source = "input"
+    article.published_confidence = "high"
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def _apply_input_metadata(article: Article, raw: RawInput) -> None:
+    """``title``, ``published``, ``author``, ``language`` and ``url`` given with a JSON Lines
+    record: used as given when valid; a malformed one is ignored with a warning."""
+    given = raw.extra.get("metadata")
+    if not given:
+        return
+    meta = json.loads(given)
+    invalid = False
+    if "published" in meta:
+        _use_input_date(article, meta["published"])
+    title = meta.get("title")
+    if isinstance(title, str) and title.strip():
+        article.title = article.title_original = _clean_line(title)
+        article.title_derived = False
+    elif title is not None:
+        invalid = True
+    author = meta.get("author")
+    if isinstance(author, str) and author.strip():
+        article.author = _split_authors(author)
+    elif isinstance(author, list) and author and all(isinstance(a, str) for a in author):
+        article.author = _unique(_clean_line(a) for a in author)
+    elif author is not None:
+        invalid = True
+    language = meta.get("language")
+    if isinstance(language, str) and _LANGUAGE_TAG.fullmatch(language.strip()):
+        article.language_declared = language.strip()
+    elif language is not None:
+        invalid = True
+    if "url" in meta and not (isinstance(meta["url"], str) and _is_http(meta["url"])):
+        invalid = True  # etl.sources kept it out of the record's URL
+    if invalid:
+        log.warning("%s: ignoring malformed metadata given with the input", article.source)
+        article.add_warning(Warning_.INVALID_METADATA)
+
+
 # --- Shared -----------------------------------------------------------------------------------
 
 
@@ -346,20 +340,19 @@ def _finish(article: Article, raw: RawInput, min_words: int) -> None:
         article.title_derived = True
         article.add_warning(Warning_.TITLE_DERIVED)
     if not article.published:
+        # Undated stays undated: the file's time (``file_modified``) says when the file was
+        # written, not when the article was published.
         article.add_warning(Warning_.NO_DATE)
-        if raw.modified:
-            # The file's time is the last resort: it says when the file was written, which is
-            # at best the publication date and often later. Low confidence, and flagged.
-            article.published = raw.modified[:10]
-            article.published_source = "file_time"
-            article.published_confidence = "low"
-            article.add_warning(Warning_.DATE_FROM_FILE_TIME)
     if not article.author:
         article.add_warning(Warning_.NO_AUTHOR)
-    if not article.language:
-        article.language = detect_language(article.text)
+    # The text says which language it is in; what the page declares only breaks ties for very
+    # short texts, and a page that declares another language is flagged.
+    article.language = detect_language(article.text, article.language_declared)
     if not article.language:
         article.add_warning(Warning_.NO_LANGUAGE)
+    declared = normalise_language(article.language_declared)
+    if declared and article.language and declared != article.language:
+        article.add_warning(Warning_.LANGUAGE_MISMATCH)
 
 
 def derive_title(text: str) -> str:
@@ -369,13 +362,6 @@ def derive_title(text: str) -> str:
     if len(words) <= TITLE_MAX_WORDS:
         return first.rstrip(".")
     return " ".join(words[:TITLE_MAX_WORDS]).rstrip(",;:") + "…"
-
-
-def detect_language(text: str) -> str:
-    import py3langid
-
-    lang, _score = py3langid.classify(text[:2000])
-    return str(lang)
 
 
 def _clean_text(text: str) -> str:

@@ -238,7 +238,7 @@ def ingest(
     except BaseException as exc:
         # The run is recorded as failed with why; what it did record stays recorded.
         report.status = "failed"
-        report.message = str(exc) or type(exc).__name__
+        report.message = safe_text(str(exc) or type(exc).__name__)
         raise
     finally:
         report.elapsed_s = time.perf_counter() - started

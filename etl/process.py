@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -158,17 +159,79 @@ def process_stream(
         for batch in batched(raws, batch_size):
             yield process_batch(batch, options)
         return
-    context = multiprocessing.get_context("forkserver" if _threads_running() else "fork")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(options.model, os.getpid())
-    ) as pool:
-        in_flight: deque[Future[list[Processed]]] = deque()
-        for batch in batched(raws, batch_size):
-            in_flight.append(pool.submit(process_batch, batch, options))
-            if len(in_flight) >= workers * 3:
-                yield in_flight.popleft().result()
-        while in_flight:
-            yield in_flight.popleft().result()
+    yield from _Pool(options, workers).run(batched(raws, batch_size))
+
+
+WORKER_DIED = "worker process died while processing it, twice (a crash, or killed: out of memory?)"
+
+
+class _Pool:
+    """The worker processes, and what happens when one dies.
+
+    A worker that dies (a parser crash, the OOM killer) breaks the whole pool: every batch in
+    flight fails. Those batches are then run again one input at a time in a new pool; an input
+    whose worker dies again is rejected alone, and the rest of the run goes on."""
+
+    def __init__(self, options: ProcessOptions, workers: int) -> None:
+        self.options = options
+        self.workers = workers
+        start = "forkserver" if _threads_running() else "fork"
+        self.context = multiprocessing.get_context(start)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=self.context,
+            initializer=_init_worker,
+            initargs=(self.options.model, os.getpid()),
+        )
+
+    def run(self, batches: Iterable[list[RawInput]]) -> Iterator[list[Processed]]:
+        in_flight: deque[tuple[list[RawInput], Future[list[Processed]]]] = deque()
+        try:
+            for batch in batches:
+                in_flight.append((batch, self.pool.submit(process_batch, batch, self.options)))
+                if len(in_flight) >= self.workers * 3:
+                    yield from self._next(in_flight)
+            while in_flight:
+                yield from self._next(in_flight)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _next(
+        self, in_flight: deque[tuple[list[RawInput], Future[list[Processed]]]]
+    ) -> Iterator[list[Processed]]:
+        """The oldest batch's results; after a worker died, those of every batch in flight."""
+        batch, future = in_flight.popleft()
+        try:
+            yield future.result()
+            return
+        except BrokenProcessPool:
+            pass
+        log.warning(
+            "a worker process died; the %d batches in flight run again one input at a time",
+            len(in_flight) + 1,
+        )
+        suspects = [(batch, future), *in_flight]
+        in_flight.clear()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = self._new_pool()
+        for each, done in suspects:
+            if done.done() and not done.cancelled() and done.exception() is None:
+                yield done.result()  # finished before the pool broke
+            else:
+                yield [self._alone(raw) for raw in each]
+
+    def _alone(self, raw: RawInput) -> Processed:
+        try:
+            (result,) = self.pool.submit(process_batch, [raw], self.options).result()
+            return result
+        except BrokenProcessPool:
+            log.warning("%s: its worker process died again: rejected", raw.key)
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = self._new_pool()
+            return Processed(raw, rejection=WORKER_DIED)
 
 
 def _threads_running() -> bool:

@@ -33,13 +33,23 @@ class Warning_(StrEnum):
 
     NO_TITLE = "no_title"
     TITLE_DERIVED = "title_derived"
+    # No publication date found: ``published`` stays empty (the file's time is only ever
+    # ``file_modified``, never presented as the publication date).
     NO_DATE = "no_date"
-    DATE_FROM_FILE_TIME = "date_from_file_time"
+    # A publication date given with the input (JSON Lines, front matter) that is not a date:
+    # ignored, never indexed as it is.
+    INVALID_PUBLISHED = "invalid_published"
+    # Another field given with the input (title, author, language, url) that is malformed.
+    INVALID_METADATA = "invalid_metadata"
     SHORT_TEXT = "short_text"
     NO_AUTHOR = "no_author"
     NO_LANGUAGE = "no_language"
     LANGUAGE_NOT_SUPPORTED_BY_NER = "language_not_supported_by_ner"
     ENCODING_GUESSED = "encoding_guessed"
+    # The page declares another language than its text is written in (<html lang>, meta).
+    LANGUAGE_MISMATCH = "language_mismatch"
+    # Longer than the spaCy model takes at once (nlp.max_length): entities found part by part.
+    NER_CHUNKED = "ner_chunked"
 
 
 @dataclass(slots=True)
@@ -48,6 +58,7 @@ class Entity:
     type: str  # person, organization, location, group, event, product, work, law
     count: int
     aliases: list[str] = field(default_factory=list)
+    country: str | None = None  # places: ISO 3166-1 alpha-2 code of the country they are in
 
 
 @dataclass(slots=True)
@@ -60,6 +71,7 @@ class Article:
     content_hash: str
     title: str = ""
     title_derived: bool = False
+    title_original: str = ""  # the title as the page gave it, before the site name was removed
     description: str = ""
     url: str = ""
     canonical_url: str = ""
@@ -68,11 +80,14 @@ class Article:
     author: list[str] = field(default_factory=list)
     category: list[str] = field(default_factory=list)
     tag: list[str] = field(default_factory=list)
-    language: str = ""
+    language: str = ""  # ISO 639-1, detected from the text
+    language_declared: str = ""  # what the page said (<html lang>, meta), as written
+    # ISO 8601: a day, a month ("2015-01") or a year, or a timestamp with its UTC offset
+    # ("2024-11-07T09:42:00+01:00", the day being the day where it was published).
     published: str | None = None
-    published_source: str | None = None  # structured_data, meta, url, text, file_time
-    published_confidence: str | None = None  # high, medium, low
-    file_modified: str | None = None
+    published_source: str | None = None  # input, structured_data, meta, url, text
+    published_confidence: str | None = None  # high, medium, low (etl.pubdate)
+    file_modified: str | None = None  # the input file's modification time; not a publication date
     entities: list[Entity] = field(default_factory=list)
     date_mentions: list[DateMention] = field(default_factory=list)
     warning: list[str] = field(default_factory=list)
@@ -82,7 +97,11 @@ class Article:
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        """Words, and for scripts written without spaces (Chinese, Japanese, Thai...) their
+        characters as word-equivalents (``etl.language.word_equivalents``)."""
+        from etl.language import word_equivalents
+
+        return word_equivalents(self.text)
 
     @property
     def reading_time_minutes(self) -> float:
@@ -101,6 +120,7 @@ class Article:
             "id": self.id,
             "title": self.title,
             "title_derived": self.title_derived,
+            "title_original": self.title_original or None,
             "description": self.description,
             "text": self.text,
             "source": self.source,
@@ -113,14 +133,23 @@ class Article:
             "category": list(self.category),
             "tag": list(self.tag),
             "language": self.language,
+            "language_declared": self.language_declared,
             "published": self.published or None,
             "published_source": self.published_source,
             "published_confidence": self.published_confidence,
             "entities": [
-                {"name": e.name, "type": e.type, "count": e.count, "aliases": list(e.aliases)}
+                {
+                    "name": e.name,
+                    "type": e.type,
+                    "count": e.count,
+                    "aliases": list(e.aliases),
+                    "country": e.country,
+                }
                 for e in self.entities
             ],
-            "date_mentions": [_fields_of(m) for m in self.date_mentions],
+            # Every country a place of the text lies in (ISO codes), most mentioned first.
+            "country": list(dict.fromkeys(e.country for e in self.entities if e.country)),
+            "date_mentions": [_mention_fields(m) for m in self.date_mentions],
             "mentioned_year": sorted(
                 {year for m in self.date_mentions if m.resolved and (year := _year_of(m.value))}
             ),
@@ -159,6 +188,7 @@ class Article:
             content_hash=doc["content_hash"],
             title=doc.get("title") or "",
             title_derived=bool(doc.get("title_derived", False)),
+            title_original=doc.get("title_original") or "",
             description=doc.get("description") or "",
             url=doc.get("url") or "",
             canonical_url=doc.get("canonical_url") or "",
@@ -168,12 +198,13 @@ class Article:
             category=list(doc.get("category", [])),
             tag=list(doc.get("tag", [])),
             language=doc.get("language") or "",
+            language_declared=doc.get("language_declared") or "",
             published=doc.get("published"),
             published_source=doc.get("published_source"),
             published_confidence=doc.get("published_confidence"),
             file_modified=doc.get("file_modified"),
             entities=[Entity(**e) for e in doc.get("entities", [])],
-            date_mentions=[DateMention(**m) for m in doc.get("date_mentions", [])],
+            date_mentions=[_mention_from(m) for m in doc.get("date_mentions", [])],
             warning=list(doc.get("warning", [])),
             model=doc.get("model") or "",
             pipeline_version=doc.get("pipeline_version", PIPELINE_VERSION),
@@ -209,6 +240,17 @@ def _field_names(cls: type) -> tuple[str, ...]:
 def _fields_of(obj: Any) -> dict[str, Any]:
     """A flat dataclass as a dict, without ``asdict``'s deep copy (a hot path)."""
     return {name: getattr(obj, name) for name in _field_names(type(obj))}
+
+
+def _mention_fields(m: DateMention) -> dict[str, Any]:
+    fields_ = _fields_of(m)
+    fields_["span"] = list(m.span) if m.span is not None else None  # a JSON array [start, end]
+    return fields_
+
+
+def _mention_from(doc: dict[str, Any]) -> DateMention:
+    span = doc.get("span")
+    return DateMention(**{**doc, "span": (int(span[0]), int(span[1])) if span else None})
 
 
 def _year_of(value: str | None) -> int | None:

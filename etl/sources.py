@@ -52,6 +52,11 @@ class RawInput:
 
     @property
     def raw_hash(self) -> str:
+        # Metadata given with a JSON Lines record is part of what was read: a record whose
+        # "published" changed is not unchanged.
+        metadata = self.extra.get("metadata")
+        if metadata:
+            return sha256_hex(self.data + b"\0" + metadata.encode("utf-8"))
         return sha256_hex(self.data)
 
 
@@ -172,8 +177,13 @@ def _gunzip(data: bytes, max_bytes: int) -> bytes:
     return out
 
 
+# Metadata a JSON Lines record may carry besides its body; etl.extract validates it.
+RECORD_METADATA = ("title", "published", "author", "language", "url")
+
+
 def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
-    """JSON Lines of ``{"url": ..., "html": ...}`` or ``{"url": ..., "text": ...}``."""
+    """JSON Lines of ``{"url": ..., "html": ...}`` or ``{"url": ..., "text": ...}``, with
+    optional ``title``, ``published``, ``author`` and ``language``."""
     for lineno, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
@@ -191,6 +201,8 @@ def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
             )
             continue
         url = record.get("url") if isinstance(record.get("url"), str) else ""
+        if not str(url).startswith(("http://", "https://")):
+            url = ""  # not a web address: extraction warns about it
         html, text = record.get("html"), record.get("text")
         if isinstance(html, str) and html.strip():
             body, media_type = html, "html"
@@ -214,6 +226,9 @@ def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
                 rejection=f"record text is not valid Unicode: {exc.reason} (character {exc.start})",
             )
             continue
+        given = {k: record[k] for k in RECORD_METADATA if record.get(k) is not None}
+        if url:
+            given.pop("url")  # a valid URL is the input's URL (RawInput.url)
         yield RawInput(
             key=rec_key,
             kind="jsonl",
@@ -221,6 +236,7 @@ def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
             media_type=media_type,
             url=url or "",
             modified=modified,
+            extra={"metadata": json.dumps(given, ensure_ascii=False)} if given else {},
         )
 
 

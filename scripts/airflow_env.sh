@@ -36,6 +36,9 @@ export AIRFLOW_PORT="${AIRFLOW_PORT:-8080}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ARTICLE_ETL_ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+# The LocalExecutor forks this many worker processes up front (Airflow's default: 32). Four are
+# plenty on a laptop: a run's batches go four at a time anyway (ARTICLE_ETL_MAX_PARALLEL_BATCHES).
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
 # This machine only: the api-server listens on the loopback interface, and the task processes
 # reach its execution API there.
@@ -101,10 +104,12 @@ _healthy() {
 _dags_parsed() {
     local password
     password="$(_password)" || { echo "no password file yet"; return 1; }
-    _py - "$AIRFLOW_URL" "$AIRFLOW_USER" "$password" "${_dag_ids[@]}" <<'EOF'
+    _py - "$AIRFLOW_URL" "$AIRFLOW_USER" "$password" "$_started_at" "${_dag_ids[@]}" <<'EOF'
 import json, sys, urllib.request
+from datetime import datetime
 
-url, user, password, *wanted = sys.argv[1:]
+url, user, password, started_at, *wanted = sys.argv[1:]
+since = datetime.fromisoformat(started_at)
 
 def call(path, body=None, token=None):
     req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(),
@@ -120,8 +125,14 @@ if errors["total_entries"]:
     for e in errors["import_errors"]:
         print(f"import error in {e['filename']}:\n{e['stack_trace']}")
     sys.exit(2)
-have = {d["dag_id"] for d in call("/api/v2/dags?limit=100", token=token)["dags"]}
-missing = [d for d in wanted if d not in have]
+# Parsed by this start's dag-processor, not only known from an earlier start.
+parsed = {
+    d["dag_id"]
+    for d in call("/api/v2/dags?limit=100", token=token)["dags"]
+    if d["last_parsed_time"]
+    and datetime.fromisoformat(d["last_parsed_time"].replace("Z", "+00:00")) >= since
+}
+missing = [d for d in wanted if d not in parsed]
 if missing:
     print("not parsed yet: " + ", ".join(missing))
     sys.exit(1)
@@ -142,6 +153,9 @@ _seed_inbox() {
 }
 
 airflow_start() {
+    # One process per task: parallelism comes from the batches, four at a time (each task with
+    # worker processes of its own would load one spaCy model per process and core).
+    export ARTICLE_ETL_WORKERS="${ARTICLE_ETL_WORKERS:-1}"
     mkdir -p "$AIRFLOW_HOME/run" "$AIRFLOW_HOME/logs"
     _seed_inbox
     if [[ "$ARTICLE_ETL_INDEX" == http://* || "$ARTICLE_ETL_INDEX" == https://* ]]; then
@@ -155,6 +169,9 @@ airflow_start() {
     airflow db migrate >"$AIRFLOW_HOME/logs/migrate.out" 2>&1 \
         || { tail -n 40 "$AIRFLOW_HOME/logs/migrate.out"; return 1; }
     local c
+    # The DAGs must be parsed after this moment, unless the dag-processor was running already.
+    _started_at="$(date -u +%Y-%m-%dT%H:%M:%S+00:00)"
+    _running dag-processor && _started_at="1970-01-01T00:00:00+00:00"
     for c in "${_components[@]}"; do
         if _running "$c"; then echo "$c already running (pid $(cat "$(_pidfile "$c")"))"; continue; fi
         # setsid: each component leads its own process group, so stop can end its children.
@@ -228,7 +245,12 @@ airflow_stop() {
         if ! _running "$c"; then rm -f "$f"; continue; fi
         pid="$(cat "$f")"
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
-        for i in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        for i in $(seq 60); do
+            kill -0 "$pid" 2>/dev/null || break
+            # The scheduler waits for running tasks on the first signal, stops on the second.
+            if ((i == 20)); then kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; fi
+            sleep 0.5
+        done
         if kill -0 "$pid" 2>/dev/null; then
             echo "$c did not stop in 30 s: killing it"
             kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"

@@ -87,4 +87,4 @@ section "article-etl search --facet person --facet organization --facet location
 
 section "done"
 echo "Index: ${ARTICLE_ETL_INDEX#"$ROOT"/}. Run again: nothing new is found (the ledger knows the"
-echo "files); DEMO_REPROCESS=1 processes them again. Airflow UI: bash scripts/airflow_env.sh start"
+echo "files); DEMO_REPROCESS=1 processes them again. The Airflow UI: make airflow"

@@ -114,7 +114,7 @@ as_node_user() {
 }
 
 start() {
-    if pid="$(node_pid)"; then echo "$URL (already running, pid $pid)"; return; fi
+    if pid="$(node_pid)"; then echo "already running (pid $pid)" >&2; echo "$URL"; return; fi
     install_node
     local dir jh
     dir="$(node_dir || true)"

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-ONE_SHOT = {"airflow-init", "certs", "setup"}
+ONE_SHOT = {"airflow-init", "certs", "setup", "kibana-setup"}
 AIRFLOW = {
     "airflow-apiserver",
     "airflow-scheduler",
@@ -60,6 +60,7 @@ def test_services() -> None:
         "elasticsearch",
         "kibana",
         "setup",
+        "kibana-setup",
     }
     assert "x-airflow-common" in COMPOSE
     commands = {s: SERVICES[s].get("command") for s in AIRFLOW - {"airflow-init"}}
@@ -75,7 +76,7 @@ def test_services() -> None:
 def test_airflow_services_share_the_project_image_and_celery() -> None:
     common = COMPOSE["x-airflow-common"]
     assert common["build"] == "."
-    for name in AIRFLOW | {"setup"}:
+    for name in AIRFLOW | {"setup", "kibana-setup"}:
         assert SERVICES[name]["image"] == common["image"], name
     env = common["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
@@ -116,12 +117,109 @@ def test_start_order() -> None:
         assert deps["postgres"]["condition"] == "service_healthy", name
 
 
+def _needs(service: str) -> set[str]:
+    """Every service ``service`` waits for, directly or through others."""
+    seen: set[str] = set()
+    todo = [service]
+    while todo:
+        for dep in _depends(todo.pop()):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
 def test_setup_runs_the_article_etl_setup_commands() -> None:
     script = "\n".join(SERVICES["setup"]["command"])
-    es_setup = script.index("article-etl es setup")
-    kibana_setup = script.index("article-etl kibana setup")
-    assert script.index("kibana_system/_password") < es_setup < kibana_setup
-    assert SERVICES["setup"].get("restart") == "no"
+    assert script.index("kibana_system/_password") < script.index("article-etl es setup")
+    assert "kibana" not in script.replace("kibana_system", "")  # Elasticsearch only
+    kibana_script = "\n".join(SERVICES["kibana-setup"]["command"])
+    assert "article-etl kibana setup" in kibana_script
+    assert SERVICES["setup"].get("restart") == SERVICES["kibana-setup"].get("restart") == "no"
+
+
+def test_ingestion_does_not_wait_for_kibana() -> None:
+    # A slow or broken Kibana must not stop the worker (nor the scheduler) from starting.
+    for name in AIRFLOW - {"airflow-init"}:
+        needs = _needs(name)
+        assert not needs & {"kibana", "kibana-setup"}, f"{name} waits for {needs}"
+    assert {"setup", "elasticsearch"} <= _needs("airflow-worker")  # the index exists first
+    # The dashboard import runs once Kibana is up, and after the indices exist.
+    assert _depends("kibana-setup") == {
+        "kibana": {"condition": "service_healthy"},
+        "setup": {"condition": "service_completed_successfully"},
+    }
+
+
+def _env_example() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if m := re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line):
+            values[m.group(1)] = m.group(2).strip('"')
+    return values
+
+
+def test_kibana_keeps_its_encryption_keys() -> None:
+    # Without fixed keys Kibana makes up new ones at each start: sessions end, encrypted saved
+    # objects and reports become unreadable. Kibana refuses keys shorter than 32 characters.
+    env = SERVICES["kibana"]["environment"]
+    example = _env_example()
+    for setting in (
+        "XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY",
+        "XPACK_REPORTING_ENCRYPTIONKEY",
+        "XPACK_SECURITY_ENCRYPTIONKEY",
+    ):
+        m = COMPOSE_VAR.fullmatch(env[setting])
+        assert m and ":?" in env[setting], f"{setting} must come from .env, required"
+        assert len(_interpolate(env[setting], example)) >= 32, setting
+    keys = [_interpolate(env[k], example) for k in env if k.startswith("XPACK_")]
+    assert len(set(keys)) == len(keys) == 3  # three different keys
+
+
+def test_readme_start_steps_leave_each_variable_once_in_env() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme[readme.index("### Start it") :]
+    block = start[start.index("```bash") : start.index("```", start.index("```bash") + 3)]
+    example = _env_example()
+    assert "cp .env.example .env" in block
+    for appended in re.findall(r"""echo\s+["']?([A-Za-z_][A-Za-z0-9_]*)=.*>>\s*\.env""", block):
+        assert appended not in example, f"the README appends {appended}, already in .env"
+    for edited in re.findall(r"s/\^([A-Za-z_][A-Za-z0-9_]*)=", block):
+        assert edited in example, f"the README edits {edited}, which .env does not have"
+    assert "AIRFLOW_UID" in block  # Linux users are told to set it
+
+
+def test_docs_name_only_files_that_exist() -> None:
+    texts = {
+        "README.md": (ROOT / "README.md").read_text(encoding="utf-8"),
+        "docker-compose.yml": COMPOSE_TEXT,
+        ".env.example": (ROOT / ".env.example").read_text(encoding="utf-8"),
+    }
+    for name, text in texts.items():
+        links = re.findall(r"\]\(([^)#\s]+)\)", text)  # markdown links
+        links += re.findall(r"\b((?:docs|scripts|tests|mappings|bench)/[\w./-]+\.\w+)", text)
+        for link in links:
+            if "://" in link or link.startswith("mailto:"):
+                continue
+            assert (ROOT / link).exists(), f"{name} names {link}, which does not exist"
+
+
+def test_readme_says_how_much_memory_the_stack_needs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Full stack") : readme.index("### Start it")]
+    m = re.search(r"needs about \*\*(\d+(?:\.\d+)?) GB\*\*", section)
+    assert m, "the README states the memory the stack needs"
+    example = _env_example()
+
+    def gigabytes(value: str) -> float:
+        size = re.fullmatch(r"(\d+(?:\.\d+)?)([mg])", value.lower())
+        assert size, value
+        return float(size.group(1)) / (1024 if size.group(2) == "m" else 1)
+
+    capped = gigabytes(example["ES_MEM_LIMIT"]) + gigabytes(example["KIBANA_MEM_LIMIT"])
+    # the capped containers alone, plus a spaCy model per concurrent task on the worker
+    at_least = capped + 0.3 * int(example["AIRFLOW_WORKER_CONCURRENCY"])
+    assert float(m.group(1)) >= at_least
 
 
 def test_elasticsearch_and_kibana_are_9_with_security_on() -> None:

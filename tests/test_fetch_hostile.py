@@ -107,7 +107,9 @@ class Trickler:
         return head, b"<html>" + endless[:994]
 
 
-@pytest.mark.timeout(10 * DEADLINE)  # the failure condition: a fetch the deadline did not end
+# The failure condition: a fetch the deadline did not end. "thread": a fetch stuck in a pool
+# thread would also hang the signal method's failure; this one ends the session, loudly.
+@pytest.mark.timeout(10 * DEADLINE, method="thread")
 @pytest.mark.parametrize("stage", ["status", "headers", "body", "redirect"])
 def test_a_trickling_server_is_dropped_at_the_deadline(stage: str, tmp_path: Path) -> None:
     with Trickler(stage) as server:
@@ -116,7 +118,7 @@ def test_a_trickling_server_is_dropped_at_the_deadline(stage: str, tmp_path: Pat
     assert server.requests == 1  # a deadline is not retried
 
 
-@pytest.mark.timeout(10 * DEADLINE)
+@pytest.mark.timeout(10 * DEADLINE, method="thread")
 def test_the_deadline_leaves_the_next_request_alone(tmp_path: Path) -> None:
     """After a request that hit its deadline, the same fetcher fetches a healthy page in full
     (the deadline fired on its own socket only)."""

@@ -106,7 +106,8 @@ def test_feed_and_urls_are_ingested_with_one_outcome_each(site: Site, tmp_path: 
     assert doc["source_kind"] == "url"
     assert doc["site"] == "The Harbor Ledger"
     assert doc["author"] == ["Daniel Ferreira"]
-    assert doc["published"] == "2024-11-07" and doc["published_source"] == "structured_data"
+    assert doc["published"] == "2024-11-07T09:42:00+01:00"
+    assert doc["published_source"] == "structured_data"
     assert {"name": "Port of Rotterdam", "type": "location"}.items() <= next(
         e for e in doc["entities"] if e["name"] == "Port of Rotterdam"
     ).items()

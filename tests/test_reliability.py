@@ -162,9 +162,9 @@ def _fail_for_bad(real: Callable[..., Any], keys: Callable[..., Any]) -> Callabl
 
 
 def _patch_discover(mp: pytest.MonkeyPatch) -> None:
-    import etl.pipeline
+    from etl.sources import discover
 
-    mp.setattr(etl.pipeline, "discover", _fail_for_bad(etl.pipeline.discover, lambda p, *a: p))
+    mp.setattr("etl.pipeline.discover", _fail_for_bad(discover, lambda p, *a: p))
 
 
 def _patch_read(mp: pytest.MonkeyPatch) -> None:
@@ -265,16 +265,14 @@ def test_a_surprise_in_any_step_rejects_only_that_input(
 def test_a_file_that_vanishes_after_listing_is_rejected_as_vanished(
     folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import etl.pipeline
-
-    real = etl.pipeline.discover
+    from etl.sources import discover
 
     def list_then_delete(*args: Any, **kwargs: Any) -> Any:
-        found = real(*args, **kwargs)
+        found = discover(*args, **kwargs)
         (folder / "braga.txt").unlink(missing_ok=True)  # gone between listing and reading
         return found
 
-    monkeypatch.setattr(etl.pipeline, "discover", list_then_delete)
+    monkeypatch.setattr("etl.pipeline.discover", list_then_delete)
     got = by_name(ingest([str(folder)], settings))
     assert got["porto.txt"] == ("indexed", "")
     assert got["braga.txt"][0] == "rejected"
@@ -429,3 +427,55 @@ def test_a_killed_run_is_marked_interrupted_by_the_next_run(
     assert "ended without finishing" in runs[killed]["message"]
     assert runs[again["run_id"]]["status"] == "ok"
     assert _runs(index) == [(killed, "interrupted"), (again["run_id"], "ok")]
+
+
+def test_a_text_longer_than_the_model_takes_is_indexed_with_entities_from_every_part(
+    folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.enrich import load_nlp
+
+    nlp = load_nlp(settings.spacy_model)
+    monkeypatch.setattr(nlp, "max_length", 3000)  # spaCy refuses longer texts (error E088)
+    filler = "\n\n".join(ARTICLE for _ in range(30))
+    late = "\n\nIn the end the harbour master Maria Okafor spoke in Lagos about the ferry.\n"
+    (folder / "long.txt").write_text("Porto tram: the long read\n" + filler + late, "utf-8")
+    assert len((folder / "long.txt").read_text("utf-8")) > 3 * 3000
+
+    got = by_name(ingest([str(folder)], settings))
+    assert got["long.txt"] == ("indexed", "")
+    index = SqliteBackend(settings.index)
+    (hit,) = index.search(SearchRequest(query='"the long read"')).hits
+    doc = index.get(hit.id) or {}
+    index.close()
+    assert "ner_chunked" in doc["warning"]
+    names = {e["name"] for e in doc["entities"]}
+    assert "Ana Ribeiro" in names  # from the first part
+    assert "Maria Okafor" in names  # from the last
+
+
+def test_an_input_that_kills_its_worker_is_rejected_alone(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parser crash or the OOM killer ends a worker process, which breaks the whole pool:
+    the batches in flight run again input by input, and only the killer is rejected."""
+    import etl.process
+    from etl.extract import extract as real
+
+    def extract(raw: Any, **kwargs: Any) -> Any:
+        if raw.key.endswith("crash.txt"):
+            os.kill(os.getpid(), signal.SIGKILL)  # in the worker: as the OOM killer would
+        return real(raw, **kwargs)
+
+    # Forked workers inherit the patched function (a fork server would import afresh).
+    monkeypatch.setattr(etl.process, "_threads_running", lambda: False)
+    monkeypatch.setattr(etl.process, "extract", extract)
+    for i in range(6):
+        (folder / f"more{i}.txt").write_text(story(f"Village{i}x"), encoding="utf-8")
+    (folder / "crash.txt").write_text(story("Sintra"), encoding="utf-8")
+    settings = Settings(index=str(tmp_path / "crash.db"), workers=2)
+    report = ingest([str(folder)], settings)
+    assert report.status == "ok"
+    got = by_name(report)
+    assert got.pop("crash.txt") == ("rejected", etl.process.WORKER_DIED)
+    assert set(got.values()) == {("indexed", "")}
+    assert len(got) == 8
