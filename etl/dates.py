@@ -1434,6 +1434,15 @@ def _apply_rules(t: str, text: str, ctx: _Ctx, depth: int = 0) -> DateMention | 
 # --------------------------------------------------------------------------- dateparser
 
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+# The languages dateparser is asked in: all ~400 locales would be tried (and their patterns
+# compiled) for every phrase no locale knows, seconds each; the NER model is English anyway,
+# and these cover dates written in the common European languages (front matter, feeds).
+DATEPARSER_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
+_QUANTITY = re.compile(
+    r"%|\$|€|£|\b(?:percent|per cent|million|billion|trillion|thousand|hundred|dollars?|"
+    r"euros?|pounds?|people|points?|km|miles?|kilometres?|kg|tonnes?|times)\b",
+    re.I,
+)
 _DP_PERIODS = {"day": "day", "time": "day", "week": "week", "month": "month", "year": "year"}
 
 
@@ -1446,12 +1455,13 @@ def _date_data_parser(base: date) -> Any:
             f"dateparser is needed to normalise dates but cannot be imported: {exc}"
         ) from exc
     return DateDataParser(
+        languages=list(DATEPARSER_LANGUAGES),
         settings={
             "RELATIVE_BASE": datetime(base.year, base.month, base.day),
             "PREFER_DATES_FROM": "current_period",
             "PREFER_DAY_OF_MONTH": "first",
             "RETURN_AS_TIMEZONE_AWARE": False,
-        }
+        },
     )
 
 
@@ -1463,6 +1473,8 @@ def _dateparser_fallback(text: str, ref: date | None) -> DateMention | None:
     written) is kept only when it is within a year of the reference."""
     if len(text) > 60 or not re.search(r"[^\W\d_]", text) or not re.search(r"\d", text):
         return None
+    if _QUANTITY.search(text):
+        return None  # "20 million": a number the model took for a date
     years = _YEAR_IN_TEXT.findall(text)
     base = ref or date(2000, 1, 1)  # fixed base keeps the function pure
     try:
@@ -1615,12 +1627,22 @@ def _split(text: str, ref: date | None, tense: str) -> list[Part] | None:
     return None
 
 
-def _normalise_spanned(text: str, offset: int, ref: date | None, tense: str) -> list[DateMention]:
+def _normalise_spanned(
+    text: str, offset: int, ref: date | None, tense: str, depth: int = 0
+) -> list[DateMention]:
     single = _normalise_one(text, ref, tense)
     if not single.resolved:
         parts = _split(text, ref, tense)
         if parts:
             return [replace(m, text=text[s:e], span=(offset + s, offset + e)) for s, e, m in parts]
+        if single.note == NOTE_UNPARSABLE and depth == 0:
+            # The model's span may start too early ("the firm six months ago"): the shortest
+            # cut of up to three leading words that resolves is the mention.
+            words = [m.start() for m in re.finditer(r"\S+", text)]
+            for cut in words[1:4]:
+                inner = _normalise_spanned(text[cut:], offset + cut, ref, tense, depth + 1)
+                if any(m.resolved for m in inner):
+                    return inner
     return [replace(single, span=(offset, offset + len(text)))]
 
 
@@ -1652,6 +1674,8 @@ _FUTURE_INTENT = _words(
 )
 _AUXILIARIES = _words("""is are am 's 're 'm has have 've do does be being been get gets""")
 _HAVE = frozenset({"has", "have", "had", "'ve", "'d"})
+_BE_PRESENT = frozenset({"is", "are", "am", "'s", "'re", "'m"})
+_SCHEDULED = frozenset({"set", "scheduled", "planned", "slated", "due", "expected", "booked"})
 _DETERMINERS = _words(
     """the a an this that these those his her its their our my your some any heavy bad poor
     high low"""
@@ -1682,10 +1706,15 @@ def _marker(tokens: Sequence[Token], i: int) -> str | None:
         if word == "would":
             return FUTURE if nxt not in _HAVE else PAST
         return FUTURE
+    prev = tokens[i - 1][1].lower().replace("\u2019", "'") if i > 0 else ""
+    if word in _SCHEDULED and nxt in ("for", "on") and prev not in ("was", "were", "had"):
+        return FUTURE  # "the vote is set for Tuesday", "talks are scheduled for May"
     if word in _FUTURE_INTENT and nxt == "to" and after is not None:
         a_word, a_tag = after[1].lower(), after[2]
         if a_tag == "VB" or (not a_tag and a_word.isalpha() and a_word not in _DETERMINERS):
             return FUTURE
+    if prev in _BE_PRESENT and (tag in ("VBD", "VBN") or (not tag and word.endswith("ed"))):
+        return PRESENT  # a present passive ("is closed", "are expected")
     if tag:
         if tag == "VBD":
             return PAST
@@ -1704,7 +1733,6 @@ def _marker(tokens: Sequence[Token], i: int) -> str | None:
     # Without tags: word lists.
     if word in _IRREGULAR_PAST:
         return PAST
-    prev = tokens[i - 1][1].lower() if i > 0 else ""
     if (
         word.endswith("ed")
         and len(word) > 4
@@ -1763,6 +1791,57 @@ def _simple_tokens(text: str) -> list[Token]:
     return out
 
 
+_PART_OF_DAY_AFTER = re.compile(r"\s+(?:morning|afternoon|evening|night)\b", re.I)
+_ENDS_WITH_DAY = re.compile(
+    r"\b(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r"|yesterday|tomorrow|today)"
+    r"\.?$",
+    re.I,
+)
+_TEMPORAL_LEAD = (
+    r"(?:on|at|over|before|after|since|until|till|by|for|around|during|through|throughout|"
+    r"in|this|last|next)\s+"
+)
+_HOLIDAY_IN_TEXT = re.compile(
+    r"\b"
+    + _TEMPORAL_LEAD
+    + r"(?P<span>(?:(?:this|last|next)\s+)?(?:"
+    + "|".join(
+        sorted(
+            (re.escape(k).replace("'", "['’]") for k in (*_FIXED_HOLIDAYS, *_MOVABLE_HOLIDAYS)),
+            key=len,
+            reverse=True,
+        )
+    )
+    + r")(?:,?\s+\d{4})?)\b",
+    re.I,
+)
+_SEASON_IN_TEXT = re.compile(
+    r"\b(?:(?:in|during|over|through|throughout|by|until|since|before|after|for)\s+"
+    r"(?P<a>(?:(?:the|early|late)\s+)?(?:spring|summer|autumn|winter|fall))"
+    r"|(?P<b>(?:this|last|next)\s+(?:spring|summer|autumn|winter|fall)))\b(?!\s+of\b)(?!-)",
+    re.I,
+)
+
+
+def _lexicon_spans(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Holidays and seasons the model did not tag ("over Christmas", "in the autumn"), by
+    their temporal use after a preposition or this/last/next; never over a tagged span."""
+    found: list[tuple[int, int]] = []
+    for m in _HOLIDAY_IN_TEXT.finditer(text):
+        if m["span"][0].isupper() or m["span"].split()[0].lower() in ("this", "last", "next"):
+            found.append(m.span("span"))
+    for m in _SEASON_IN_TEXT.finditer(text):
+        found.append(m.span("a") if m["a"] else m.span("b"))
+    return [(s, e) for s, e in found if not any(s < te and ts < e for ts, te in taken)]
+
+
+def _with_part_of_day(text: str, s: int, e: int) -> int:
+    """The end of a day mention, taking a part of the day that follows ("Saturday" "night")."""
+    if _ENDS_WITH_DAY.search(text[s:e]) and (m := _PART_OF_DAY_AFTER.match(text, e)):
+        return m.end()
+    return e
+
+
 def mentions_in_text(
     text: str,
     dates: Iterable[tuple[int, int]],
@@ -1779,7 +1858,10 @@ def mentions_in_text(
     kept only when they resolve to a date ("Friday night", "this morning"); clock times are
     not date mentions."""
     ref = _as_date(reference)
-    wanted = [(s, e, True) for s, e in dates] + [(s, e, False) for s, e in times]
+    dated = [(s, _with_part_of_day(text, s, e)) for s, e in dates]
+    timed = [(s, e) for s, e in times if not any(s < de and ds < e for ds, de in dated)]
+    extra = _lexicon_spans(text, dated + timed)
+    wanted = [(s, e, True) for s, e in dated] + [(s, e, False) for s, e in (*timed, *extra)]
     if not wanted:
         return []
     toks = list(tokens) if tokens is not None else _simple_tokens(text)
@@ -1818,16 +1900,14 @@ class DocDates:
         if offset < 0:
             offset = self._pos
         self._pos = offset + len(part)
-        found = False
         for ent in doc.ents:
             if ent.label_ == "DATE":
                 self.dates.append((offset + ent.start_char, offset + ent.end_char))
-                found = True
             elif ent.label_ == "TIME":
                 self.times.append((offset + ent.start_char, offset + ent.end_char))
-                found = True
-        if found:
-            self.tokens.extend((offset + t.idx, t.text, t.tag_) for t in doc)
+        # All tokens: a holiday or season the model missed is found in the text later, and
+        # the tense of its sentence is needed then too.
+        self.tokens.extend((offset + t.idx, t.text, t.tag_) for t in doc)
 
     def mentions(self, text: str, reference: date | datetime | None) -> list[DateMention]:
         return mentions_in_text(text, self.dates, reference, self.tokens, times=self.times)

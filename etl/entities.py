@@ -318,7 +318,9 @@ def _collect(mentions: Sequence[Mention]) -> dict[str, _Name]:
         etype = LABEL_TYPES.get(m.label)
         if etype is None:
             continue
-        name = clean_name(m.text)
+        name = clean_name(_one_line(m.text))
+        if any(mark in name for mark in ("@", "http", "www.")):
+            continue  # a handle or an address, not a name
         number = ""
         if etype in _NUMBERED_TYPES:
             name, number = split_trailing_number(name)
@@ -342,7 +344,7 @@ def _collect(mentions: Sequence[Mention]) -> dict[str, _Name]:
     # The display form: the most used form of the name.
     forms_used: dict[str, Counter[str]] = defaultdict(Counter)
     for m in mentions:
-        name = clean_name(m.text)
+        name = clean_name(_one_line(m.text))
         forms_used[name.casefold()][name] += 1
     for key, n in strong.items():
         if forms_used.get(key):
@@ -372,6 +374,14 @@ def _majority(n: _Name) -> str:
     else to the first mention's type."""
     place = "location" if _is_place(n.name) else ""
     return max(n.votes, key=lambda t: (n.votes[t], t == place, t == n.first_type))
+
+
+def _one_line(text: str) -> str:
+    """A span across a line break joins two lines (a heading and the text below it): the
+    longer part is the name."""
+    if "\n" not in text:
+        return text
+    return max(text.split("\n"), key=lambda part: sum(ch.isalpha() for ch in part))
 
 
 def _count(n: _Name, form: str, number: str) -> None:

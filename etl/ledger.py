@@ -13,7 +13,7 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +55,26 @@ CREATE TABLE IF NOT EXISTS ledger_sources (
 );
 CREATE INDEX IF NOT EXISTS ledger_sources_content ON ledger_sources(content_hash);
 CREATE INDEX IF NOT EXISTS ledger_sources_doc ON ledger_sources(doc_id);
+-- Documents a run is about to write to the index or to remove from it, written before it
+-- touches the index and cleared once the outcome is recorded and stale documents are gone.
+-- What a run that ended without finishing (killed, failed) left here is settled by the next
+-- run that meets the source (see etl.pipeline): the index and the ledger converge.
+CREATE TABLE IF NOT EXISTS ledger_pending (
+    run_id      TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    doc_id      TEXT NOT NULL,
+    kind        TEXT NOT NULL,            -- write: about to be indexed; drop: its old document
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (source, doc_id, kind, run_id)
+);
+CREATE INDEX IF NOT EXISTS ledger_pending_doc ON ledger_pending(doc_id);
 """
+
+# Pending entries (alias p) of a run that is running, or of one that is not (any more): left.
+_RUN_RUNNING = (
+    "EXISTS (SELECT 1 FROM ledger_runs r WHERE r.run_id = p.run_id AND r.status = 'running')"
+)
+_ENDED_RUN = f"NOT {_RUN_RUNNING}"
 
 
 def now_iso() -> str:
@@ -71,6 +90,22 @@ class SourceState:
     outcome: str
     reason: str
     pipeline: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDoc:
+    """A document a run was about to write (``write``) or remove (``drop``) for a source."""
+
+    entry: int  # the row, to clear exactly this entry
+    run_id: str
+    source: str
+    doc_id: str
+    kind: str
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,13 +286,81 @@ class Ledger:
 
     def settled_hashes(self, pipeline: str) -> dict[str, str]:
         """Source -> bytes hash of every input that needs no work while its bytes stay the
-        same: indexed or duplicate, or rejected by this same pipeline version."""
+        same: indexed or duplicate, or rejected by this same pipeline version, and not left
+        unfinished by a run that ended (see ``unfinished``)."""
         rows = self._conn.execute(
-            "SELECT source, raw_hash FROM ledger_sources WHERE raw_hash IS NOT NULL "
-            "AND (outcome IN (?, ?) OR (outcome = ? AND pipeline = ?))",
+            "SELECT source, raw_hash FROM ledger_sources s WHERE raw_hash IS NOT NULL "
+            "AND (outcome IN (?, ?) OR (outcome = ? AND pipeline = ?)) "
+            "AND NOT EXISTS (SELECT 1 FROM ledger_pending p WHERE p.source = s.source "
+            f"AND {_ENDED_RUN})",
             (Outcome.INDEXED.value, Outcome.DUPLICATE.value, Outcome.REJECTED.value, pipeline),
         ).fetchall()
         return {r["source"]: r["raw_hash"] for r in rows}
+
+    # --- documents on their way to or from the index -------------------------------------------
+    def add_pending(self, run_id: str, entries: Iterable[tuple[str, str, str]]) -> None:
+        """Before the index is touched: (source, doc id, ``write`` or ``drop``) entries."""
+        stamp = now_iso()
+        rows = [(run_id, source, doc_id, kind, stamp) for source, doc_id, kind in entries]
+        if not rows:
+            return
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO ledger_pending(run_id, source, doc_id, kind, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def unfinished(self, sources: Iterable[str]) -> set[str]:
+        """The sources for which a run that is no longer running (killed, failed) left pending
+        documents: whatever their bytes, they must be processed again."""
+        keys = list(sources)
+        found: set[str] = set()
+        for chunk in _chunks(keys):
+            rows = self._conn.execute(
+                "SELECT DISTINCT source FROM ledger_pending p "
+                f"WHERE source IN ({','.join('?' * len(chunk))}) AND {_ENDED_RUN}",
+                chunk,
+            ).fetchall()
+            found.update(r["source"] for r in rows)
+        return found
+
+    def pending_for(self, sources: Iterable[str], run_id: str) -> list[PendingDoc]:
+        """The pending documents of these sources left by run ``run_id`` or by runs that are no
+        longer running (those of other running runs are theirs to settle)."""
+        keys = list(sources)
+        found: list[PendingDoc] = []
+        for chunk in _chunks(keys):
+            rows = self._conn.execute(
+                "SELECT rowid AS entry, run_id, source, doc_id, kind FROM ledger_pending p "
+                f"WHERE source IN ({','.join('?' * len(chunk))}) AND (run_id = ? OR {_ENDED_RUN})",
+                [*chunk, run_id],
+            ).fetchall()
+            found.extend(PendingDoc(**dict(r)) for r in rows)
+        return found
+
+    def docs_in_use(self, doc_ids: Iterable[str], run_id: str) -> set[str]:
+        """Of ``doc_ids``, those an input holds (recorded as indexed with it) or that another
+        running run is about to write: never to be deleted as stale."""
+        keys = list(doc_ids)
+        found: set[str] = set()
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT doc_id FROM ledger_sources WHERE doc_id IN ({marks}) AND outcome = ? "
+                "UNION SELECT doc_id FROM ledger_pending p "
+                f"WHERE doc_id IN ({marks}) AND kind = 'write' AND run_id != ? AND {_RUN_RUNNING}",
+                [*chunk, Outcome.INDEXED.value, *chunk, run_id],
+            ).fetchall()
+            found.update(r["doc_id"] for r in rows)
+        return found
+
+    def clear_pending(self, entries: Iterable[PendingDoc]) -> None:
+        rows = [(e.entry,) for e in entries]
+        if not rows:
+            return
+        with self._transaction():
+            self._conn.executemany("DELETE FROM ledger_pending WHERE rowid = ?", rows)
 
     def holder_of_content(self, content_hash: str, other_than: str) -> tuple[str, str] | None:
         """(doc id, source) of an indexed document with this content from another input."""
@@ -267,13 +370,6 @@ class Ledger:
             (content_hash, Outcome.INDEXED.value, other_than),
         ).fetchone()
         return (row["doc_id"], row["source"]) if row else None
-
-    def sources_of_doc(self, doc_id: str) -> list[str]:
-        rows = self._conn.execute(
-            "SELECT source FROM ledger_sources WHERE doc_id=? AND outcome=?",
-            (doc_id, Outcome.INDEXED.value),
-        ).fetchall()
-        return [r["source"] for r in rows]
 
     def record(
         self,

@@ -321,7 +321,12 @@ def _url_inputs(
     except Exception as exc:  # only costs the conditional requests
         LOG.warning("no conditional requests this run: %s", _describe(exc))
         states = {}
-    known = {k: s.raw_hash for k, s in states.items() if s.raw_hash and s.outcome in DONE}
+    unfinished = _unfinished(ledger, found)  # fetched in full: no conditional request
+    known = {
+        k: s.raw_hash
+        for k, s in states.items()
+        if s.raw_hash and s.outcome in DONE and k not in unfinished
+    }
     pending = dict.fromkeys(found)
     try:
         for raw in fetch_inputs(
@@ -358,6 +363,9 @@ def _run(
     def to_process() -> Iterator[RawInput]:
         for chunk in _windows(raws, window):
             states, failed = _lookup(ledger, [r.key for r in chunk])
+            # Inputs a run that ended without finishing left documents pending for: processed
+            # again whatever their bytes, so that the index and the ledger converge.
+            unfinished = _unfinished(ledger, [r.key for r in chunk])
             skipped: list[InputOutcome] = []
             for raw in chunk:
                 try:
@@ -366,7 +374,9 @@ def _run(
                             raw.key, Outcome.REJECTED, reason=failed[raw.key]
                         )
                     else:
-                        settled = _settled_outcome(raw, states.get(raw.key), reprocess=reprocess)
+                        settled = _settled_outcome(
+                            raw, states.get(raw.key), reprocess=reprocess or raw.key in unfinished
+                        )
                 except _RUN_LEVEL_ERRORS:
                     raise
                 except Exception as exc:
@@ -407,6 +417,18 @@ def _lookup(ledger: Ledger, keys: Sequence[str]) -> tuple[dict[str, SourceState]
         except Exception as exc:
             failed[key] = f"ledger lookup failed: {_describe(exc)}"
     return states, failed
+
+
+def _unfinished(ledger: Ledger, keys: Sequence[str]) -> set[str]:
+    """``ledger.unfinished``; when that fails for a reason other than the database itself,
+    none (it costs the convergence of those inputs until a later run, not the run)."""
+    try:
+        return ledger.unfinished(keys)
+    except _RUN_LEVEL_ERRORS:
+        raise
+    except Exception as exc:
+        LOG.warning("pending documents not looked up: %s", _describe(exc))
+        return set()
 
 
 def _record(
@@ -534,6 +556,8 @@ def _settle(
         to_index.append(article)
         outcomes[key] = InputOutcome(key, Outcome.INDEXED, doc_id=article.id, title=article.title)
 
+    if backend is not None:
+        _add_pending(ledger, run_id, batch, to_index)
     if to_index and backend is not None:
         # Raises TransientIndexError when the index is gone: nothing of this batch is recorded.
         for result in _upsert(backend, to_index):
@@ -545,17 +569,59 @@ def _settle(
                     reason=safe_text(f"index refused it: {result.reason}"),
                     doc_id=result.doc_id,
                 )
-        try:
-            _drop_replaced(to_index, outcomes, ledger, backend)
-        except _INDEX_OR_RUN_LEVEL_ERRORS:
-            raise
-        except Exception as exc:  # costs a stale document in the index, not the inputs
-            LOG.warning("replaced documents not removed: %s", _describe(exc))
     ordered = [outcomes[p.raw.key] for p in batch]
     if not dry_run:
         ordered = _record(ledger, run_id, ordered, hashes)
+    if backend is not None:
+        try:
+            _drop_stale(ordered, ledger, backend, run_id)
+        except _INDEX_OR_RUN_LEVEL_ERRORS:
+            raise
+        except Exception as exc:  # the entries stay: the next run meeting them tries again
+            LOG.warning("stale documents not removed: %s", _describe(exc))
     for outcome in ordered:
         emit(outcome)
+
+
+def _add_pending(
+    ledger: Ledger, run_id: str, batch: Sequence[Processed], to_index: Sequence[Article]
+) -> None:
+    """Before the index is touched, the ledger notes which documents of these inputs may change
+    there: each article about to be written, and the document each input held until now. A run
+    killed at any point after this leaves them noted, and the next run meeting an input settles
+    them (``_drop_stale``), so the index never keeps a document the ledger does not name."""
+    entries = [(a.source, a.id, "write") for a in to_index]
+    try:
+        states = ledger.states(p.raw.key for p in batch)
+        entries += [
+            (key, state.doc_id, "drop")
+            for key, state in states.items()
+            if state.doc_id and state.outcome == Outcome.INDEXED.value
+        ]
+        ledger.add_pending(run_id, entries)
+    except _RUN_LEVEL_ERRORS:
+        raise
+    except Exception as exc:  # costs a stale document if the run is killed, not the inputs
+        LOG.warning("pending documents not noted: %s", _describe(exc))
+
+
+def _drop_stale(
+    recorded: Sequence[InputOutcome], ledger: Ledger, backend: IndexBackend, run_id: str
+) -> None:
+    """Once outcomes are recorded: remove from the index every document noted as pending for
+    these inputs (by this run, or by a run that ended without finishing) that the input does
+    not hold now, unless another input holds it or another running run is writing it. A
+    changed input whose document id changed (the id follows the content when there is no
+    canonical URL) loses its old document here; an input now rejected or a duplicate, its own."""
+    pending = ledger.pending_for([o.source for o in recorded], run_id)
+    if not pending:
+        return
+    held = {o.source: o.doc_id for o in recorded if o.outcome is Outcome.INDEXED}
+    candidates = {e.doc_id for e in pending if e.doc_id != held.get(e.source)}
+    stale = candidates - ledger.docs_in_use(candidates, run_id)
+    if stale:
+        backend.delete(sorted(stale))
+    ledger.clear_pending(pending)
 
 
 def _upsert(backend: IndexBackend, articles: Sequence[Article]) -> list[IndexResult]:
@@ -574,28 +640,6 @@ def _upsert(backend: IndexBackend, articles: Sequence[Article]) -> list[IndexRes
 
 def _raw_hash_of(p: Processed) -> str | None:
     return p.article.raw_hash if p.article is not None else None
-
-
-def _drop_replaced(
-    indexed: Sequence[Article],
-    outcomes: dict[str, InputOutcome],
-    ledger: Ledger,
-    backend: IndexBackend,
-) -> None:
-    """A changed input whose document id changed (the id follows the content when there is no
-    canonical URL): remove its old document unless another input still holds it."""
-    states = ledger.states(a.source for a in indexed)
-    stale = []
-    for article in indexed:
-        state = states.get(article.source)
-        if outcomes[article.source].outcome is not Outcome.INDEXED or state is None:
-            continue
-        if state.doc_id and state.doc_id != article.id and state.outcome == Outcome.INDEXED.value:
-            others = [s for s in ledger.sources_of_doc(state.doc_id) if s != article.source]
-            if not others:
-                stale.append(state.doc_id)
-    if stale:
-        backend.delete(stale)
 
 
 def _progress_bar(total: int) -> Any:

@@ -280,11 +280,11 @@ def _index() -> dict[str, tuple[Place, ...]]:
     for city in gc.get_cities().values():
         code, population = city["countrycode"], int(city["population"] or 0)
         kind = "capital" if capitals.get(code) == city["name"] else "city"
-        place = Place(city["name"], code, kind, population)
+        place = Place(_plain(city["name"]), code, kind, population)
         add([city["name"]], place)
         if population >= ALTERNATE_NAMES_MIN_POPULATION:
             others = [n for n in city["alternatenames"] if _usable_alternate(n)]
-            add(others, Place(city["name"], code, "alternate", population))
+            add(others, Place(_plain(city["name"]), code, "alternate", population))
     index: dict[str, tuple[Place, ...]] = {}
     for key, places in found.items():
         best = min(KIND_RANK[p.kind] for p in places.values())

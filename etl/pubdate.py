@@ -26,9 +26,12 @@ date. It has three blind spots, and only those are corrected here:
    the site header's "today" and the footer. When the library's date did not come from the
    URL, the page is searched again without those parts; a date found only there is dropped
    (the page is then undated), another date found in the article is taken instead (**low**).
-3. **It invents a day for a URL with only a year and a month** ("/2015/01/"), or finds none.
-   Such a URL gives month granularity ("2015-01", **medium**) unless the article itself
-   states a day in that month.
+3. **It invents days.** For a URL with only a year and a month ("/2015/01/") it finds none
+   or a wrong one: such a URL gives month granularity ("2015-01", **medium**) unless the
+   article itself states a day in that month. And its extensive search does not read AP-style
+   dates ("Nov. 30, 2008", "Sept. 4"): it returns January 1 of the year. A January 1 the page
+   never states is such a padded year: the date line of the article (read with our own
+   parser, etl.dates) is taken instead, else only the year ("2008", **low**).
 
 Confidence, as measured by ``bench/bench_dates.py``: **high** = two independent signals
 agree (structured data and the library, or two kinds of structured data); **medium** = one
@@ -36,6 +39,10 @@ explicit signal (the URL; a structured statement the library does not share; a d
 text corroborated by the URL's month); **low** = a date only found in the page's text or
 markup. A date given with the input (JSON Lines ``published``, Markdown front matter) is used
 as given when valid: source ``input``, **high**.
+
+The library's output stays a day (``outputformat`` ``%Y-%m-%d``): htmldate can format a time
+too, but pads "00:00:00" without a zone when it found only a day; times and offsets are taken
+from the page's own statements instead.
 
 Time zones: a timestamp stated with an offset keeps it ("2024-11-07T09:42:00+01:00", the day
 is the day where it was published); among statements of the same instant the one in the
@@ -286,7 +293,11 @@ def _holds_the_article(el: Any) -> bool:
 
 def without_asides(tree: Any) -> Any:
     """``tree`` without sidebars, related-article lists, teasers, navigation, the site header
-    and footer (in place)."""
+    and footer, and scripts (in place). The scripts' JSON-LD was read by ``page_evidence``; what
+    remains there are other objects' dates (a list of other articles, the web site)."""
+    for script in tree.xpath("//script | //noscript | //template | //style"):
+        if script.getparent() is not None:
+            script.getparent().remove(script)
     for el in list(tree.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
             continue
@@ -352,10 +363,17 @@ def choose_published(
         return PublishedDate(url_day.isoformat(), "url", "medium")
     if in_url is not None:  # only a year and a month
         month = in_url[0]
-        if lib is not None and (lib.year, lib.month) == (month.year, month.month):
-            stated = _search_without_asides(page, today) if page and lib.day == 1 else lib
-            if stated == lib:
-                return PublishedDate(lib.isoformat(), "text", "medium")
+
+        def in_month(d: date | None) -> bool:
+            return d is not None and (d.year, d.month) == (month.year, month.month)
+
+        stated = _search_without_asides(page, today)  # the day, when the article states it
+        if not in_month(stated):
+            stated = _date_line(page, today)
+        if in_month(stated):
+            return PublishedDate(str(stated), "text", "medium")
+        if in_month(lib) and lib is not None and lib.day != 1:  # day 1: maybe made up
+            return PublishedDate(lib.isoformat(), "text", "medium")
         return PublishedDate(f"{month.year:04d}-{month.month:02d}", "url", "medium")
     if lib is None:
         return None
@@ -367,6 +385,11 @@ def choose_published(
     in_article = _search_without_asides(page, today)
     if in_article is None:
         return None  # the only date was in a sidebar, a teaser list or the site's header
+    if (in_article.month, in_article.day) == (1, 1) and not _states_new_year(page, lib.year):
+        line = _date_line(page, today)
+        if line is not None and line.year == in_article.year:
+            return PublishedDate(line.isoformat(), "text", "low")
+        return PublishedDate(f"{in_article.year:04d}", "text", "low")  # a year padded with a day
     return PublishedDate(in_article.isoformat(), "text", "low")
 
 
@@ -413,3 +436,54 @@ def _search_without_asides(page: str | None, today: date) -> date | None:
         url="",
     )
     return _day(found)
+
+
+_MONTH_WORD = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE_IN_LINE = re.compile(
+    r"\b" + _MONTH_WORD + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
+    r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH_WORD + r",?\s+\d{4}\b"
+    r"|\b\d{4}-\d{2}-\d{2}\b",
+    re.I,
+)
+_LINE_TAGS = ("p", "span", "div", "time", "small", "em", "strong", "address", "li", "h2", "h3")
+
+
+def _date_line(page: str | None, today: date, lines: int = 30) -> date | None:
+    """The first written date among the short lines at the top of the article (a byline,
+    "Published ..."), read with our own parser: AP style ("Nov. 30, 2008") included."""
+    if not page:
+        return None
+    from trafilatura.utils import load_html
+
+    tree = load_html(page)
+    if tree is None:
+        return None
+    tree = without_asides(tree)
+    roots = tree.xpath("//article") or tree.xpath("//main") or tree.xpath("//body")
+    if not roots:
+        return None
+    seen = 0
+    for el in roots[0].iter(*_LINE_TAGS):
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > 160:
+            continue
+        seen += 1
+        if seen > lines:
+            break
+        for m in _DATE_IN_LINE.finditer(text):
+            stamp = parse_timestamp(m.group(0))
+            if stamp is not None and EARLIEST <= stamp.day <= today:
+                return stamp.day
+    return None
+
+
+def _states_new_year(page: str, year: int) -> bool:
+    """Whether the page writes January 1 of ``year`` (then a January 1 is not made up)."""
+    return bool(
+        re.search(
+            rf"\b(?:jan(?:uary)?\.?\s+1(?:st)?,?\s+{year}|1(?:st)?\s+(?:of\s+)?jan(?:uary)?\.?,?\s+"
+            rf"{year}|{year}-01-01)\b",
+            page,
+            re.I,
+        )
+    )

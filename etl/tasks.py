@@ -287,7 +287,8 @@ def ingest_batch(batch: Batch, plan: Plan) -> dict[str, Any]:
             on_outcome=log_progress(log),
         )
     except IndexSetupError as exc:
-        fail(f"the index is not ready: {exc} (run `article-etl es setup`)")
+        hint = " (run `article-etl es setup`)" if settings.uses_elasticsearch else ""
+        fail(f"the index is not ready: {exc}{hint}")
     log.info(
         "outcomes of run %s (%.1f s):\n%s",
         report.run_id,

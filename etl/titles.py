@@ -27,6 +27,7 @@ from typing import Any
 
 _SEPARATOR = re.compile(r"\s+(?:[|\-–—·•/»«:]|::|//)\s+|:\s+")
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne", "go"})
+_DATE = re.compile(r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.? \w+ \d{4}|\w+ \d{1,2}, \d{4})$")
 _MIN_TITLE_WORDS = 2  # what is left must still be a title
 _MAX_SITE_WORDS = 6  # a site name is short
 
@@ -117,8 +118,15 @@ def strip_site_name(
     segments = _segments(title)
     # Suffixes first ("Title - Site", "Title | Section | Site"), else prefixes ("Site: Title").
     end = len(segments)
-    while end > 1 and _is_site(segments[end - 1][0], keys, labels, section_keys):
+    named = False  # a date goes only with the site's name: "Title – DW – 01/12/2024"
+    while end > 1 and (
+        (site := _is_site(segments[end - 1][0], keys, labels, section_keys))
+        or _DATE.match(segments[end - 1][0].strip())
+    ):
+        named = named or site
         end -= 1
+    if not named:
+        end = len(segments)
     start = 0
     if end == len(segments):
         while start < end - 1 and _is_site(segments[start][0], keys, labels, set()):
@@ -193,6 +201,8 @@ def _is_site(segment: str, keys: set[str], labels: set[str], sections: set[str])
     if key in keys or key in sections:
         return True
     for label in labels:
+        if key == label:
+            return True
         if len(label) >= 3 and (key.startswith(label) or (len(key) >= 4 and label.startswith(key))):
             return len(words) <= 3
         if len(words) >= 2 and label in _initials(words):

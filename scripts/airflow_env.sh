@@ -105,7 +105,7 @@ _dags_parsed() {
     local password
     password="$(_password)" || { echo "no password file yet"; return 1; }
     _py - "$AIRFLOW_URL" "$AIRFLOW_USER" "$password" "$_started_at" "${_dag_ids[@]}" <<'EOF'
-import json, sys, urllib.request
+import json, sys, urllib.error, urllib.request
 from datetime import datetime
 
 url, user, password, started_at, *wanted = sys.argv[1:]
@@ -119,8 +119,20 @@ def call(path, body=None, token=None):
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.load(resp)
 
-token = call("/auth/token", {"username": user, "password": password})["access_token"]
-errors = call("/api/v2/importErrors", token=token)
+try:
+    token = call("/auth/token", {"username": user, "password": password})["access_token"]
+    errors = call("/api/v2/importErrors", token=token)
+    dags = call("/api/v2/dags?limit=100", token=token)["dags"]
+except urllib.error.HTTPError as exc:
+    if exc.code in (401, 403):
+        print(f"fatal: {url} refused the login of {user} with the password of this AIRFLOW_HOME: "
+              "is another Airflow on this port? (set AIRFLOW_PORT)")
+        sys.exit(3)
+    print(f"{url}: HTTP {exc.code}")
+    sys.exit(1)
+except (OSError, ValueError) as exc:
+    print(f"{url}: {exc}")
+    sys.exit(1)
 if errors["total_entries"]:
     for e in errors["import_errors"]:
         print(f"import error in {e['filename']}:\n{e['stack_trace']}")
@@ -128,7 +140,7 @@ if errors["total_entries"]:
 # Parsed by this start's dag-processor, not only known from an earlier start.
 parsed = {
     d["dag_id"]
-    for d in call("/api/v2/dags?limit=100", token=token)["dags"]
+    for d in dags
     if d["last_parsed_time"]
     and datetime.fromisoformat(d["last_parsed_time"].replace("Z", "+00:00")) >= since
 }
@@ -157,6 +169,11 @@ airflow_start() {
     # worker processes of its own would load one spaCy model per process and core).
     export ARTICLE_ETL_WORKERS="${ARTICLE_ETL_WORKERS:-1}"
     mkdir -p "$AIRFLOW_HOME/run" "$AIRFLOW_HOME/logs"
+    if ! _running api-server && _healthy; then
+        echo "$AIRFLOW_URL already answers, but not with the api-server of $AIRFLOW_HOME:" \
+            "another Airflow uses port $AIRFLOW_PORT (set AIRFLOW_PORT to start this one elsewhere)" >&2
+        return 1
+    fi
     _seed_inbox
     if [[ "$ARTICLE_ETL_INDEX" == http://* || "$ARTICLE_ETL_INDEX" == https://* ]]; then
         echo "index: Elasticsearch $ARTICLE_ETL_INDEX (article-etl es setup)"
@@ -208,7 +225,7 @@ airflow_start() {
     echo " up"
     printf 'waiting for the DAGs to be parsed '
     until why="$(_dags_parsed)"; do
-        if [[ "$why" == import\ error* ]]; then echo; echo "$why"; return 1; fi
+        if [[ "$why" == import\ error* || "$why" == fatal:* ]]; then echo; echo "$why"; return 1; fi
         if ((SECONDS > deadline)); then
             echo; echo "the DAGs were not parsed in ${AIRFLOW_START_TIMEOUT} s: $why"
             tail -n 30 "$AIRFLOW_HOME/logs/dag-processor.out"

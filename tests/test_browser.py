@@ -1,10 +1,11 @@
 """The DAGs as a person uses them: Airflow's own UI in headless Chromium, driven by Playwright.
 
-Against the local Airflow of ``make airflow``. When one answers at http://127.0.0.1:$AIRFLOW_PORT
-(8080), the tests use it (its password from its AIRFLOW_HOME) and leave it running; otherwise
-they start one with ``make airflow`` in a temporary AIRFLOW_HOME, with the example articles in
-its inbox, a loopback news site as ingest_urls' default URL list and, when ES_URL is set, that
-Elasticsearch as the index, and stop it with ``make airflow-stop`` at the end.
+Against the local Airflow of ``make airflow``. When the one of this checkout is running (its pid
+file in .airflow/run, or AIRFLOW_HOME_OVERRIDE's), the tests use it (its URL and password from
+there) and leave it running; otherwise they start one with ``make airflow`` in a temporary
+AIRFLOW_HOME on a free port, with the example articles in its inbox, a loopback news site as
+ingest_urls' default URL list and, when ES_URL is set, that Elasticsearch as the index, and
+stop it (``airflow_env.sh stop``, what ``make airflow-stop`` runs) at the end.
 
 For each DAG: log in, open the trigger form, keep the defaults, trigger, wait until the run
 succeeds, open the log of the task that reports the outcome and read the counts there. And: a
@@ -36,6 +37,7 @@ from local_airflow import (
     LocalAirflow,
     clean_env,
     copy_articles,
+    free_port,
     healthy,
     read_instance_env,
     start,
@@ -137,14 +139,24 @@ def _drop_es_test_indices(es_url: str) -> None:
     _es("DELETE", f"{es_url}/_index_template/{ES_ALIAS}-template")
 
 
+def _this_checkouts_airflow() -> LocalAirflow | None:
+    """The Airflow ``make airflow`` started from this checkout, when it is running."""
+    home = Path(os.environ.get("AIRFLOW_HOME_OVERRIDE") or ROOT / ".airflow")
+    config = read_instance_env(home)
+    url = config.get("AIRFLOW_URL", "")
+    try:
+        pid = int((home / "run" / "api-server.pid").read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return LocalAirflow(url, home, False, {}, config) if url and healthy(url) else None
+
+
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory: pytest.TempPathFactory, news_site: Site) -> Iterator[LocalAirflow]:
-    port = int(os.environ.get("AIRFLOW_PORT") or 8080)
-    url = f"http://127.0.0.1:{port}"
     es_url = os.environ.get("ES_URL", "").rstrip("/")
-    if healthy(url):
-        home = Path(os.environ.get("AIRFLOW_HOME_OVERRIDE") or ROOT / ".airflow")
-        running_one = LocalAirflow(url, home, False, {}, read_instance_env(home))
+    if running_one := _this_checkouts_airflow():
+        url = running_one.url
         index = running_one.config.get("ARTICLE_ETL_INDEX", "")
         if es_url and not index.startswith("http"):
             pytest.fail(
@@ -154,6 +166,9 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, news_site: Site) -> Iterat
         yield running_one
         return
 
+    # Our own, on a free port: neither in the way of nor confused with another Airflow here.
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     base = tmp_path_factory.mktemp("airflow-browser")
     home, inbox = base / "home", base / "inbox"
     copy_articles(EXAMPLES, inbox)
@@ -368,6 +383,40 @@ def test_reindex_articles_with_the_form_defaults(
     if airflow.started_here:
         # what the two ingest tests indexed into this instance's Elasticsearch indices
         assert result["docs_copied"] >= 1
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on ``port`` (Linux /proc/net/tcp*)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+def test_only_this_machine_and_only_with_a_login(ui: Ui, airflow: LocalAirflow) -> None:
+    port = int(urllib.parse.urlsplit(airflow.url).port or 80)
+    if Path("/proc/net/tcp").exists():
+        # 0100007F is 127.0.0.1 as /proc writes it; no 0.0.0.0 or :: (every interface)
+        assert _listening_addresses(port) == {"0100007F"}
+    # The API refuses a request without a token, and the login a wrong password.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(airflow.url + "/api/v2/dags", timeout=30)
+    assert refused.value.code in (401, 403)
+    with pytest.raises(AssertionError, match="login refused"):
+        AirflowApi(airflow.url, "not-the-password").login()
+    # The UI starts at the login page, and a wrong password gets nowhere.
+    page = ui.page
+    page.goto(airflow.url + "/dags")
+    expect(page.get_by_text("Sign into Airflow")).to_be_visible()
+    page.locator("input[name=username]").fill("admin")
+    page.locator("input[name=password]").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Invalid credentials")).to_be_visible()
+    ui.shot("wrong-password")
 
 
 def test_a_bad_value_in_the_form_starts_no_run(ui: Ui, api: AirflowApi) -> None:

@@ -501,6 +501,213 @@ def test_a_timestamp_keeps_the_day_where_it_was_published() -> None:
     assert stamp.iso == "2024-11-06T23:30:00-05:00"
 
 
+# --------------------------------------------------------------------------- publication dates
+
+BODY = (
+    "The council voted to extend the tram line to the hospital after a two-year consultation. "
+    "Construction will take three years and the line is expected to carry 12,000 passengers a "
+    "day. Residents along the route raised concerns about noise, and the council promised "
+    "quieter rails and a night-time ban on works."
+)
+
+
+def _page(
+    *, head: str = "", byline: str = "", before: str = "", aside: str = "", title: str = "T"
+) -> str:
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+        f"{head}</head><body><header class='site-header'><a href='/'>The Courier</a>"
+        f"<nav><a href='/news'>News</a></nav></header>{before}<main><article><h1>{title}</h1>"
+        f"{byline}<p>{BODY}</p><p>{BODY}</p></article>{aside}</main>"
+        "<footer class='site-footer'>About us</footer></body></html>"
+    )
+
+
+def _published(html: str, url: str = "https://courier.example/news/tram-extension") -> Any:
+    from etl.extract import extract
+    from etl.sources import RawInput
+
+    raw = RawInput(key="page.html", kind="file", data=html.encode(), media_type="html", url=url)
+    article = extract(raw)
+    return article
+
+
+def _jsonld(obj: dict[str, Any]) -> str:
+    return f'<script type="application/ld+json">{json.dumps(obj)}</script>'
+
+
+def test_the_library_and_structured_data_agree_high_confidence_with_the_time_zone() -> None:
+    stamp = "2024-02-13T07:15:00+01:00"
+    head = f'<meta property="article:published_time" content="{stamp}">' + _jsonld(
+        {"@type": "NewsArticle", "headline": "T", "datePublished": stamp}
+    )
+    article = _published(_page(head=head))
+    assert article.published == stamp  # the offset kept
+    assert (article.published_source, article.published_confidence) == (
+        "structured_data",
+        "high",
+    )
+
+
+def test_a_late_evening_stays_on_its_own_day() -> None:
+    # 23:45 in New York is 03:45 UTC the next day: the page was published on the 4th.
+    head = '<meta property="article:published_time" content="2023-07-04T23:45:00-04:00">'
+    head += _jsonld({"@type": "NewsArticle", "datePublished": "2023-07-05T03:45:00Z"})
+    assert _published(_page(head=head)).published == "2023-07-04T23:45:00-04:00"
+
+
+def test_other_articles_in_json_ld_are_not_this_page() -> None:
+    related = _jsonld(
+        {
+            "@type": "ItemList",
+            "itemListElement": [
+                {
+                    "@type": "ListItem",
+                    "item": {"@type": "NewsArticle", "datePublished": "2022-10-02"},
+                }
+            ],
+        }
+    )
+    own = _jsonld({"@type": "NewsArticle", "datePublished": "2022-11-16T11:45:00+00:00"})
+    assert _published(_page(head=related + own)).published == "2022-11-16T11:45:00+00:00"
+
+
+def test_a_url_with_a_year_and_a_month_gives_the_month_not_an_invented_day() -> None:
+    article = _published(_page(), url="https://valleypost.example/2015/01/library-hours/")
+    assert (article.published, article.published_source) == ("2015-01", "url")
+    dated = _published(
+        _page(byline="<p class='byline'>By Tom Alder | January 14, 2015</p>"),
+        url="https://valleypost.example/2015/01/flood-defences/",
+    )
+    assert dated.published == "2015-01-14"
+
+
+def test_dates_in_sidebars_and_related_lists_are_not_the_article_date() -> None:
+    aside = (
+        "<aside class='related'><h3>Related stories</h3><ul>"
+        "<li><a href='/a'>Reading groups draw record numbers</a> <span class='date'>"
+        "December 3, 2014</span></li></ul></aside>"
+    )
+    undated = _published(_page(aside=aside))
+    assert undated.published is None and "no_date" in undated.warning
+    latest = (
+        "<div class='latest-news'><h2>Latest</h2><ul><li><a href='/t'>Tram works extended</a>"
+        " <span class='date'>March 9, 2021</span></li></ul></div>"
+    )
+    byline = "<p class='byline'>Published 3 March 2021 · Leah Osei</p>"
+    assert _published(_page(before=latest, byline=byline)).published == "2021-03-03"
+
+
+def test_an_ap_style_date_is_read_not_turned_into_new_year() -> None:
+    # htmldate reads "Nov. 30, 2008" as 2008-01-01.
+    byline = "<p class='byline'>By Alan Price, Nov. 30, 2008</p>"
+    assert _published(_page(byline=byline)).published == "2008-11-30"
+
+
+def test_a_page_without_any_date_is_undated() -> None:
+    article = _published(_page())
+    assert article.published is None
+    assert article.published_source is None and article.published_confidence is None
+    assert "no_date" in article.warning
+
+
+def _markdown(tmp_path: Path, front: str) -> Any:
+    from etl.extract import extract
+    from etl.sources import read_file
+
+    path = tmp_path / "post.md"
+    path.write_text(f"---\ntitle: Ferry timetable changes\n{front}---\n\n{BODY}\n")
+    (raw,) = list(read_file(path, 10_000_000))
+    return extract(raw)
+
+
+def test_a_front_matter_date_written_out_is_parsed(tmp_path: Path) -> None:
+    article = _markdown(tmp_path, "date: March 4, 2025\n")
+    assert (article.published, article.published_source) == ("2025-03-04", "input")
+    assert article.published_confidence == "high"
+
+
+def test_a_front_matter_date_that_is_not_one_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    article = _markdown(tmp_path, "published: soon\n")
+    assert article.published is None  # never indexed as "soon"
+    assert "invalid_published" in article.warning and "no_date" in article.warning
+
+
+def test_metadata_of_a_json_lines_record_is_used_when_valid(tmp_path: Path) -> None:
+    from etl.extract import extract
+    from etl.sources import read_file
+
+    path = tmp_path / "batch.jsonl"
+    good = {
+        "url": "https://news.example/a",
+        "text": BODY,
+        "title": "Tram line to reach the hospital",
+        "author": ["Ann Writer", "Bo Reporter"],
+        "language": "en",
+        "published": "2024-05-02T08:00:00+02:00",
+    }
+    bad = {"url": "not a url", "text": BODY, "published": "soon", "author": 42}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    first, second = (extract(raw) for raw in read_file(path, 10_000_000))
+    assert first.title == "Tram line to reach the hospital" and not first.title_derived
+    assert first.author == ["Ann Writer", "Bo Reporter"]
+    assert (first.published, first.published_source) == ("2024-05-02T08:00:00+02:00", "input")
+    assert first.warning == [w for w in first.warning if not w.startswith("invalid")]
+    assert second.published is None and second.url == "" and second.author == []
+    assert {"invalid_published", "invalid_metadata", "no_date"} <= set(second.warning)
+
+
+def test_a_changed_published_date_in_a_record_is_not_unchanged(tmp_path: Path) -> None:
+    from etl.sources import read_file
+
+    path = tmp_path / "batch.jsonl"
+    path.write_text(json.dumps({"text": BODY, "published": "2024-05-02"}) + "\n")
+    (before,) = read_file(path, 10_000_000)
+    path.write_text(json.dumps({"text": BODY, "published": "2024-05-03"}) + "\n")
+    (after,) = read_file(path, 10_000_000)
+    assert before.raw_hash != after.raw_hash
+
+
+def test_the_embedded_index_files_months_and_time_zones_under_their_own_dates(
+    tmp_path: Path,
+) -> None:
+    from etl.backends.base import SearchRequest
+    from etl.backends.sqlite import SqliteBackend
+    from etl.record import Article, make_id, text_fingerprint
+
+    def article(title: str, published: str | None) -> Article:
+        h = text_fingerprint(title)
+        return Article(
+            id=make_id("", h),
+            source=f"/{title}",
+            source_kind="file",
+            raw_hash=h,
+            text=f"{title}. {BODY}",
+            content_hash=h,
+            title=title,
+            published=published,
+        )
+
+    index = SqliteBackend(tmp_path / "index.db")
+    try:
+        index.upsert(
+            [
+                article("Late vote", "2024-11-06T23:30:00-05:00"),  # 04:30 UTC on the 7th
+                article("Library hours", "2015-01"),
+                article("Club history", None),
+            ]
+        )
+        on_the_6th = index.search(SearchRequest(filters={"published": ["2024-11-06"]}))
+        assert [h.title for h in on_the_6th.hits] == ["Late vote"]
+        january = index.search(SearchRequest(published_from="2015-01", published_to="2015-01"))
+        assert [h.title for h in january.hits] == ["Library hours"]
+        years = index.search(SearchRequest(histogram="year", facets=["published"]))
+        assert {b.value: b.count for b in years.histogram} == {"2015": 1, "2024": 1}
+        assert years.total == 3  # the undated article is found, and counted under no year
+    finally:
+        index.close()
+
+
 # --------------------------------------------------------------------------- end to end
 
 
@@ -538,9 +745,13 @@ def test_a_json_lines_record_through_the_command_line(tmp_path: Path) -> None:
         },
     ]
     records.write_text("\n".join(json.dumps(r) for r in lines) + "\n", encoding="utf-8")
+    undated_file = tmp_path / "undated.txt"
+    undated_file.write_text(FRIDAY_TEXT.replace("cargo", "tonnage"), encoding="utf-8")
     index = tmp_path / "index.db"
-    report = _cli(["ingest", str(records), "--json"], index)
-    dated_id, undated_id = (o["doc_id"] for o in report["outcomes"])
+    report = _cli(["ingest", str(records), str(undated_file), "--json"], index)
+    by_source = {Path(o["source"]).name: o["doc_id"] for o in report["outcomes"]}
+    dated_id = by_source["records.jsonl#L1"]
+    undated_ids = [by_source["records.jsonl#L2"], by_source["undated.txt"]]
 
     doc = _cli(["show", dated_id, "--json"], index)
     assert (doc["published"], doc["published_source"]) == ("2013-03-22", "input")
@@ -555,7 +766,8 @@ def test_a_json_lines_record_through_the_command_line(tmp_path: Path) -> None:
         start, end = m["span"]
         assert doc["text"][start:end] == m["text"]
 
-    undated = _cli(["show", undated_id, "--json"], index)
-    assert undated["published"] is None
-    assert "no_date" in undated["warning"]
-    assert undated["file_modified"]  # the file's time is kept, as what it is
+    for undated_id in undated_ids:  # a record without "published", a file without a date
+        undated = _cli(["show", undated_id, "--json"], index)
+        assert undated["published"] is None
+        assert "no_date" in undated["warning"]
+        assert undated["file_modified"]  # the file's time is kept, as what it is

@@ -381,3 +381,12 @@ def test_seed_crimea_is_a_place_and_us_one_country(seed_article: Article) -> Non
     assert "US" in entities["United States"].aliases
     doc = seed_article.to_document()
     assert {"UA", "RU", "IN", "US"} <= set(doc["country"])
+
+
+def test_a_span_across_lines_or_an_address_is_no_name() -> None:
+    mentions = [
+        Mention("SPORT\nPavel Bure", "PERSON"),
+        Mention("@nytimes", "ORG"),
+        Mention("www.example.com", "ORG"),
+    ]
+    assert [(e.name, e.type) for e in resolve_entities(mentions)] == [("Pavel Bure", "person")]

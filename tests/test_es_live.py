@@ -33,6 +33,7 @@ from etl.ledger import Ledger
 from etl.schema import load_schema
 from etl.settings import Settings
 from tests.conftest import EXAMPLES, SEED_DIR, SEED_PEOPLE, SEED_PLACES
+from tests.records import full_article
 
 pytestmark = pytest.mark.live_es
 runner = CliRunner()
@@ -253,37 +254,87 @@ def test_parity_filters_date_ranges_and_histogram(both: Both) -> None:
 def test_a_document_the_strict_mapping_refuses_is_rejected_with_the_reason(
     tmp_path: Path,
 ) -> None:
+    """Extraction validates dates now (a Markdown front-matter date "March 4, 2025" is stored
+    as 2025-03-04, garbage is dropped with a warning), so ingesting files no longer produces a
+    document the mapping refuses. A program writing through the backend API still can: the
+    refused document gets Elasticsearch's own reason and the rest of the batch is indexed."""
     folder = tmp_path / "inbox"
     folder.mkdir()
     body = " ".join(["The harbour board met to discuss the new cranes and the dredging plan."] * 8)
-    (folder / "good.txt").write_text(f"Harbour board approves cranes\n\n{body}\n")
-    (folder / "bad-date.md").write_text(
+    (folder / "written-date.md").write_text(
         f"---\ntitle: Ferry timetable changes\ndate: March 4, 2025\n---\n\n{body} Ferries.\n"
     )
     with live_settings(es_url(), tmp_path / "ledger.db") as settings:
         cli(settings, "es", "setup")
-        env: dict[str, str | None] = dict(env_for(settings))
-        result = runner.invoke(app, ["ingest", str(folder), "--json"], env=env)
-        report = json.loads(result.stdout)
-        by_name = {Path(o["source"]).name: o for o in report["outcomes"]}
-        if by_name["bad-date.md"]["outcome"] == "indexed":
-            pytest.skip("the front-matter date is validated before indexing now")
-        assert by_name["bad-date.md"]["outcome"] == "rejected"
-        # Elasticsearch's own reason, as its bulk response gave it
-        assert "document_parsing_exception" in by_name["bad-date.md"]["reason"]
-        assert "published" in by_name["bad-date.md"]["reason"]
-        assert by_name["good.txt"]["outcome"] == "indexed"
+        report = cli(settings, "ingest", str(folder), "--json")
+        (outcome,) = report["outcomes"]
+        assert outcome["outcome"] == "indexed"
+        backend = ElasticsearchBackend.from_settings(settings)
+        try:
+            stored = backend.get(outcome["doc_id"]) or {}
+            assert (stored["published"], stored["published_source"]) == ("2025-03-04", "input")
+            good = full_article()
+            good.id = "good-record"
+            bad = full_article()
+            bad.id = "bad-record"
+            bad.published = "March 4, 2025"  # not a date Elasticsearch reads
+            results = {r.doc_id: r for r in backend.upsert([good, bad])}
+            assert results["good-record"].ok
+            assert not results["bad-record"].ok
+            # Elasticsearch's own reason, as its bulk response gave it
+            assert "document_parsing_exception" in results["bad-record"].reason
+            assert "published" in results["bad-record"].reason
+            assert backend.get("good-record") is not None
+            assert backend.get("bad-record") is None
+            assert backend.count() == 2  # the ingested article and the good record
+        finally:
+            backend.close()
+
+
+def test_a_refused_document_in_a_run_is_recorded_as_rejected_and_the_rest_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same refusal inside an ingest run: the ledger records that input as rejected with
+    Elasticsearch's reason, and the other inputs of the batch are indexed."""
+    from etl import pipeline
+    from etl.record import Article
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    body = " ".join(["The harbour board met to discuss the new cranes and the dredging plan."] * 8)
+    (folder / "cranes.txt").write_text(f"Harbour board approves cranes\n\n{body}\n")
+    (folder / "ferry.txt").write_text(f"Ferry timetable changes\n\n{body} Ferries.\n")
+    real = Article.to_document
+
+    def with_a_bad_date(self: Article) -> dict[str, Any]:
+        doc = real(self)
+        if "Ferry" in self.title:  # a value the strict mapping's date type refuses
+            doc["published"] = "the fourth of March"
+        return doc
+
+    monkeypatch.setattr(Article, "to_document", with_a_bad_date)
+    with live_settings(es_url(), tmp_path / "ledger.db") as settings:
+        es_admin.setup(settings)
+        report = pipeline.ingest([str(folder)], settings)
+        by_name = {Path(o.source).name: o for o in report.outcomes}
+        assert by_name["cranes.txt"].outcome == "indexed"
+        assert by_name["ferry.txt"].outcome == "rejected"
+        assert "document_parsing_exception" in by_name["ferry.txt"].reason
+        ledger = Ledger(settings.ledger_path)
+        try:
+            states = ledger.states([o.source for o in report.outcomes])
+            assert {Path(k).name: v.outcome for k, v in states.items()} == {
+                "cranes.txt": "indexed",
+                "ferry.txt": "rejected",
+            }
+            assert "document_parsing_exception" in states[by_name["ferry.txt"].source].reason
+        finally:
+            ledger.close()
         backend = ElasticsearchBackend.from_settings(settings)
         try:
             assert backend.count() == 1
         finally:
             backend.close()
-        ledger = Ledger(settings.ledger_path)
-        try:
-            states = ledger.states([o["source"] for o in report["outcomes"]])
-            assert sorted(s.outcome for s in states.values()) == ["indexed", "rejected"]
-        finally:
-            ledger.close()
 
 
 # --------------------------------------------------------------------------- reindex

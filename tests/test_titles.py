@@ -96,3 +96,10 @@ def test_extraction_keeps_the_original_title() -> None:
     article = extract(raw)
     assert article.title == "Heat pumps sell out in Bavaria"
     assert article.title_original == "Heat pumps sell out in Bavaria - Solarserver"
+
+
+def test_a_date_after_the_sites_name_goes_with_it() -> None:
+    title = "Berlin agrees budget – DW – 01/12/2024"
+    assert strip_site_name(title, [], "dw.com") == "Berlin agrees budget"
+    # ... but a date alone is part of the title
+    assert strip_site_name("Results – 01/12/2024", [], "x.example") == "Results – 01/12/2024"

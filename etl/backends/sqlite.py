@@ -1,44 +1,48 @@
 """The embedded index: SQLite FTS5 in one file, the default backend.
 
-Layout (index format 3; ``mappings/fields.json`` gives every field):
+Layout (index format 3; every field comes from ``mappings/fields.json``):
 
 * ``articles``: one row per document. The schema's text fields are columns, stored once: the
-  FTS5 table reads them as its external content (for snippets), and ``doc`` holds the JSON of
-  the other fields (the text fields are ``null`` placeholders there, keeping the key order).
-  ``facets`` holds the document's facet values as ids into ``article_values`` (4 bytes each).
+  FTS5 table reads them as its external content (snippets), and ``doc`` holds the other fields
+  as zlib-compressed JSON (the text fields are ``null`` placeholders there, for the key order).
   ``n`` (AUTOINCREMENT) is never reused: a replaced document gets a new ``n``, and
-  ``article_tombstones`` records the old one, so a reader can bring its postings up to date
-  from what was added and removed since it last looked.
+  ``article_tombstones`` records the old one.
 * ``articles_fts``: FTS5 over the text fields (Porter-stemmed, diacritics folded), ranked by
-  BM25 with the schema's field weights (title above body).
-* ``article_values``: the dictionary of (facet field, value), append-only.
+  BM25 with the schema's field weights (title above body) set as its ``rank``. No prefix
+  index: ``glaci*`` reads the term range (the prefix index doubled the full-text index's size).
+* ``article_facet_ids``: per document, its facet values as ids into ``article_values`` (the
+  append-only dictionary of (facet field, value)), 4 bytes each, in a narrow table that loads
+  fast.
 
-Search never copies the hits. Per query:
+Search never copies the hits into a table. Per query:
 
-1. the set of matching documents comes from the full-text index as one string of rowids
-   (``group_concat`` in C: 5 ms for 100,000 matches), turned into a boolean mask;
-2. filters and date ranges are masks from in-memory postings: numpy arrays of
-   (document, value id) per facet field, loaded once per backend (about 0.1 s per 100,000
-   documents) and brought up to date incrementally when ``PRAGMA data_version`` says another
-   connection committed (or this one wrote);
-3. total = the mask's population; facet counts and the histogram = ``bincount`` of the
-   postings under the mask (about 1 ms per facet at 100,000 documents);
-4. the page: FTS5's ``ORDER BY rank`` (BM25 with the weights) read only as far as the page
-   needs (small filtered sets are ranked document by document instead); snippets and stored
-   fields only for the hits on the page. Without a query, newest first from an index.
+1. postings in memory (numpy arrays of (document, value) per facet field, a mask of live
+   documents), loaded once per backend (about 0.1 s per 100,000 documents) and then brought up
+   to date from what was added and removed since: the highest document, tombstone and value
+   numbers, read inside the search's read transaction, say whether anything changed (exact,
+   where ``PRAGMA data_version`` read before the transaction could miss a commit in between);
+2. the full-text match: one pass of FTS5 in C giving every matching rowid and its rank as two
+   ``group_concat`` strings (ranks only when hits are asked for); filters and date ranges are
+   masks from the postings; total = the mask's population, exact;
+3. facet counts and the histogram: ``bincount`` of the postings under the mask (about 1 ms a
+   facet at 100,000 documents); dates compare as strings at the precision of the value given;
+4. the page: the best ranks by partial sort (ties: newest, then id, as Elasticsearch sorts),
+   or without a query newest first from the ``(published DESC, id)`` index; stored fields and
+   snippets only for the hits on the page.
 
-Why SQLite FTS5 and not tantivy (evaluated, tantivy 0.27 Python bindings, the same 100,000
-benchmark records, 2 shared cores): tantivy answers a BM25 top-10 with an exact count in
-under 1 ms even for a word in every document (block-max WAND) and three terms aggregations in
-18 ms; FTS5 must score every match to rank them (about 1 us a match: 70-100 ms for a word in
-80-100% of 100,000 documents) and answers everything else in a few ms with the structures
-above. FTS5 keeps the index one SQLite file shared safely by several processes (WAL), with
-the ledger inside it, transactional with the documents, with the same Porter stemming and
-snippets as before; tantivy would add a second store beside the file (an index directory with
-its own single-writer lock) to keep consistent with the documents and the ledger across
-crashes, and its own analyzers for parity with Elasticsearch. The benchmark
-(``bench/bench_scale.py``, figures in ``bench/README.md``) decides whether the frequent-word
-case needs it.
+Why SQLite FTS5 and not tantivy. Both measured on the benchmark's 100,000 records
+(``bench/bench_scale.py``, 2 shared cores): tantivy 0.27 (official Python bindings) returns a
+BM25 top 10 with an exact count in under 1 ms even for a word in every document (block-max
+WAND) and three terms aggregations in 18 ms; FTS5 must compute BM25 for every match to rank
+them, about 1 us a match: 30 ms for a word in 30% of the documents, 90-170 ms (machine load)
+for "said", in 99%. Everything else answers in a few ms with the structures above. FTS5 keeps
+the index one SQLite file shared safely by several processes (WAL), with the ledger inside it,
+transactional with the documents, with the same Porter stemming and snippets as before
+(Elasticsearch parity holds). Tantivy would add a second store beside the file (an index
+directory with a single-writer lock) that has to be kept consistent with the documents and the
+ledger across crashes, its own analyzers to match Elasticsearch, and snippets without stored
+text. So: FTS5, with a frequent word (in most documents) the one case above 100 ms; a tantivy
+backend behind the same interface is the way past it if that case matters.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -77,15 +82,16 @@ MAX_PAGE = 10_000  # hits per page and offset + size, as Elasticsearch's max_res
 # The publication date: histograms, published_from/published_to and the newest-first order.
 PUBLISHED = "published"
 SNIPPET_FIELD = "text"  # the text field snippets come from (as Elasticsearch's highlight)
-# Filtered hit sets up to this size are ranked one document at a time (rowid lookups in the
-# full-text index); larger ones read FTS5's rank order and skip what the filters leave out.
-RANK_LOOKUP_MAX = 2_000
+# Filtered sets up to this size are ordered newest first by SQLite; larger ones by an array of
+# every document in that order, kept until the index changes.
+NEWEST_LOOKUP_MAX = 2_000
 TOMBSTONES_KEPT = 10_000  # older tombstones are pruned; a reader that far behind reloads
+TOMBSTONES_PRUNE_EVERY = 1_000  # tombstones between two prunings
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Tables an index file may hold: the index's own, the ledger's and the fetch cache's.
 OWN_TABLE_PREFIXES = ("articles", "article_", "ledger_", "fetch_cache", "sqlite_")
 # Columns of ``articles`` besides the text fields (a text field may not be called so).
-FIXED_COLUMNS = ("n", "id", "published", "facets", "doc")
+FIXED_COLUMNS = ("n", "id", "published", "doc")
 
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int64]
@@ -253,7 +259,7 @@ class _Postings:
                 self._value_field[n] = self._field_list.index(postings)
                 self._value_local[n] = postings.add_value(value)
         rows = conn.execute(
-            "SELECT n, facets FROM articles WHERE n > ? ORDER BY n", (last_n,)
+            "SELECT n, ids FROM article_facet_ids WHERE n > ? ORDER BY n", (last_n,)
         ).fetchall()
         if rows:
             ns = np.array([r[0] for r in rows], dtype=np.int64)
@@ -301,6 +307,8 @@ class SqliteBackend:
         if clash:
             raise ValueError(f"text fields may not be named {', '.join(clash)}")
         self._facets = self.schema.facets
+        weights = ", ".join(str(f.search_weight) for f in self.schema.text_fields)
+        self._rank = f"bm25({weights})"  # the schema's weights, whatever the file was made with
         self._value_ids: dict[tuple[str, str], int] = {}  # write side: dictionary cache
         self._postings: _Postings | None = None
         check_index_file(self.path)
@@ -324,10 +332,16 @@ class SqliteBackend:
                 "with --reprocess"
             )
         if has_tables:
+            columns = [r[1] for r in self._conn.execute("PRAGMA table_info(articles_fts)")]
+            if columns != self._text_fields:
+                raise IndexSetupError(
+                    f"{self.path} indexes the text fields {', '.join(columns)}, "
+                    f"mappings/fields.json has {', '.join(self._text_fields)}: move it away "
+                    "and ingest again with --reprocess"
+                )
             return
         text_columns = "".join(f"{_q(f)} TEXT, " for f in self._text_fields)
         fts_columns = ", ".join(_q(f) for f in self._text_fields)
-        weights = ", ".join(str(f.search_weight) for f in self.schema.text_fields)
         self._conn.executescript(
             f"""
             BEGIN IMMEDIATE;
@@ -335,19 +349,20 @@ class SqliteBackend:
                 n         INTEGER PRIMARY KEY AUTOINCREMENT,
                 id        TEXT NOT NULL UNIQUE,
                 published TEXT,
-                facets    BLOB NOT NULL,
                 {text_columns}
-                doc       TEXT NOT NULL
+                doc       BLOB NOT NULL
             );
             CREATE INDEX IF NOT EXISTS articles_newest ON articles(published DESC, id);
             CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
                 {fts_columns},
                 content = 'articles',
                 content_rowid = 'n',
-                tokenize = 'porter unicode61 remove_diacritics 2',
-                prefix = '2 3'
+                tokenize = 'porter unicode61 remove_diacritics 2'
             );
-            INSERT INTO articles_fts(articles_fts, rank) VALUES ('rank', 'bm25({weights})');
+            CREATE TABLE IF NOT EXISTS article_facet_ids (
+                n   INTEGER PRIMARY KEY,
+                ids BLOB NOT NULL
+            );
             CREATE TABLE IF NOT EXISTS article_values (
                 n     INTEGER PRIMARY KEY,
                 field TEXT NOT NULL,
@@ -424,15 +439,18 @@ class SqliteBackend:
         text_columns = "".join(f", {_q(f)}" for f in self._text_fields)
         placeholders = ", ?" * len(self._text_fields)
         cursor = self._conn.execute(
-            f"INSERT INTO articles(id, published, facets{text_columns}, doc) "
-            f"VALUES (?, ?, ?{placeholders}, ?)",
+            f"INSERT INTO articles(id, published{text_columns}, doc) "
+            f"VALUES (?, ?{placeholders}, ?)",
             (
                 doc["id"],
                 _date_value(doc.get(PUBLISHED)),
-                np.array(values, dtype="<i4").tobytes(),
                 *texts,
-                json.dumps(stored, ensure_ascii=False),
+                zlib.compress(json.dumps(stored, ensure_ascii=False).encode(), 6),
             ),
+        )
+        self._conn.execute(
+            "INSERT INTO article_facet_ids(n, ids) VALUES (?, ?)",
+            (cursor.lastrowid, np.array(values, dtype="<i4").tobytes()),
         )
         fts_columns = ", ".join(_q(f) for f in self._text_fields)
         self._conn.execute(
@@ -470,11 +488,12 @@ class SqliteBackend:
             tuple(row),
         )
         self._conn.execute("DELETE FROM articles WHERE n = ?", (row[0],))
+        self._conn.execute("DELETE FROM article_facet_ids WHERE n = ?", (row[0],))
         self._conn.execute("INSERT INTO article_tombstones(n) VALUES (?)", (row[0],))
 
     def _prune_tombstones(self) -> None:
         last = self._conn.execute("SELECT max(seq) FROM article_tombstones").fetchone()[0]
-        if last is not None and last % 1000 == 0:
+        if last is not None and last % TOMBSTONES_PRUNE_EVERY == 0:
             self._conn.execute(
                 "DELETE FROM article_tombstones WHERE seq <= ?", (last - TOMBSTONES_KEPT,)
             )
@@ -490,7 +509,7 @@ class SqliteBackend:
         return ", ".join(["doc", *(_q(f) for f in self._text_fields)])
 
     def _document(self, row: Any) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(row[0])
+        doc: dict[str, Any] = json.loads(zlib.decompress(row[0]))
         for i, name in enumerate(self._text_fields, start=1):
             if name in doc:
                 doc[name] = row[i]
@@ -544,17 +563,23 @@ class SqliteBackend:
         match, exclude = fts_queries(request.query)
         with self._snapshot() as postings:
             mask = postings.alive.copy()
-            if match:
+            want = request.offset + request.size
+            ranked: tuple[Ints, npt.NDArray[np.float64]] | None = None
+            if match and want > request.offset:  # hits wanted: ranks with the matches
+                ranked = self._ranks(match, postings.size)
+                text = np.zeros(postings.size, dtype=np.bool_)
+                text[ranked[0]] = True
+                mask &= text
+            elif match:
                 mask &= self._fts_mask(match, postings.size)
-                matched = int(np.count_nonzero(mask))
             if exclude:
                 mask &= ~self._fts_mask(exclude, postings.size)
             mask &= self._filter_mask(request, postings)
             total = int(np.count_nonzero(mask))
-            want = min(request.offset + request.size, total)
+            want = min(want, total)
             page: list[tuple[int, float]] = []
-            if want > request.offset and match:
-                page = self._ranked(match, mask, total, want, restricted=total != matched)
+            if ranked is not None and want > request.offset:
+                page = self._best(ranked, mask, want)
             elif want > request.offset:
                 page = [(n, 0.0) for n in self._newest(mask, total, want, postings)]
             hits = self._hits(page[request.offset :], match)
@@ -568,18 +593,35 @@ class SqliteBackend:
                 histogram = self._histogram(postings, PUBLISHED, width, mask)
         return SearchResult(total=total, hits=hits, facets=facets, histogram=histogram)
 
-    def _fts_mask(self, expression: str, size: int) -> Mask:
+    def _fts(self, sql: str, *params: str) -> Any:
         try:
-            row = self._conn.execute(
-                "SELECT group_concat(rowid) FROM articles_fts WHERE articles_fts MATCH ?",
-                (expression,),
-            ).fetchone()
+            return self._conn.execute(sql, params).fetchone()
         except sqlite3.Error as exc:  # FTS5 syntax errors are the user's query, not a crash
             raise ValueError(f"invalid search query: {exc}") from None
+
+    def _fts_mask(self, expression: str, size: int) -> Mask:
+        """The documents matching an FTS5 expression."""
+        row = self._fts(
+            "SELECT group_concat(rowid) FROM articles_fts WHERE articles_fts MATCH ?", expression
+        )
         rowids = _ints(row[0])
         out = np.zeros(size, dtype=np.bool_)
         out[rowids[rowids < size]] = True
         return out
+
+    def _ranks(self, expression: str, size: int) -> tuple[Ints, npt.NDArray[np.float64]]:
+        """The matching documents and their BM25 ranks (FTS5's rank: lower is better), one
+        pass of the full-text index computed in SQLite, handed over as two strings."""
+        row = self._fts(
+            "SELECT group_concat(rowid), group_concat(rank) FROM articles_fts "
+            "WHERE articles_fts MATCH ? AND rank MATCH ?",
+            expression,
+            self._rank,
+        )
+        rowids = _ints(row[0])
+        ranks = np.fromstring(row[1] or "", dtype=np.float64, sep=",")
+        known = rowids < size  # committed after this reader's postings: not seen yet
+        return rowids[known], ranks[known]
 
     def _validate(self, request: SearchRequest) -> None:
         allowed = self.schema.facets
@@ -634,33 +676,20 @@ class SqliteBackend:
         return mask
 
     # --- the page -----------------------------------------------------------------------------
-    def _ranked(
-        self, expression: str, mask: Mask, total: int, want: int, restricted: bool
+    def _best(
+        self, ranked: tuple[Ints, npt.NDArray[np.float64]], mask: Mask, want: int
     ) -> list[tuple[int, float]]:
-        """The first ``want`` hits by BM25 (best first; ties: newest, then id)."""
-        if restricted and total <= RANK_LOOKUP_MAX:
-            rows = self._conn.execute(
-                "SELECT rowid, rank FROM articles_fts WHERE articles_fts MATCH ? "
-                "AND rowid IN (SELECT value FROM json_each(?))",
-                (expression, json.dumps(np.flatnonzero(mask).tolist())),
-            ).fetchall()
-            ranked = sorted((float(rank), int(n)) for n, rank in rows)
-        else:
-            cursor = self._conn.execute(
-                "SELECT rowid, rank FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rank",
-                (expression,),
-            )
-            ranked = []
-            try:
-                for n, rank in cursor:
-                    if not mask[n]:
-                        continue
-                    if len(ranked) >= want and rank != ranked[-1][0]:
-                        break
-                    ranked.append((float(rank), int(n)))
-            finally:
-                cursor.close()
-        return [(n, -rank) for rank, n in self._break_ties(ranked)][:want]
+        """The first ``want`` hits under ``mask`` by BM25 (best first; ties: newest, then id)."""
+        rowids, ranks = ranked
+        keep = mask[rowids]
+        rowids, ranks = rowids[keep], ranks[keep]
+        if len(ranks) > want:  # the best ``want``, and whatever ties with the last of them
+            threshold = np.partition(ranks, want - 1)[want - 1]
+            best = ranks <= threshold
+            rowids, ranks = rowids[best], ranks[best]
+        order = np.argsort(ranks, kind="stable")
+        candidates = [(float(ranks[i]), int(rowids[i])) for i in order]
+        return [(n, -rank) for rank, n in self._break_ties(candidates)][:want]
 
     def _break_ties(self, ranked: list[tuple[float, int]]) -> list[tuple[float, int]]:
         """Equal scores: newest first, then by id (as Elasticsearch's sort)."""
@@ -693,7 +722,7 @@ class SqliteBackend:
                 "SELECT n FROM articles ORDER BY published DESC, id LIMIT ?", (want,)
             ).fetchall()
             return [int(r[0]) for r in rows]
-        if total <= RANK_LOOKUP_MAX:
+        if total <= NEWEST_LOOKUP_MAX:
             rows = self._conn.execute(
                 "SELECT n FROM articles WHERE n IN (SELECT value FROM json_each(?)) "
                 "ORDER BY published DESC, id LIMIT ?",
