@@ -100,9 +100,10 @@ def _page_html(title: str, text: str) -> bytes:
 
 
 def chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
+    """Debian's chromium; CHROMIUM names another Chromium-based browser (e.g. google-chrome)."""
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        pytest.fail("Debian's chromium is not installed: run `bash scripts/ensure_chromium.sh`")
+        pytest.fail(f"no browser at {path}: run `bash scripts/ensure_chromium.sh`")
     return path
 
 
