@@ -412,6 +412,14 @@ def _outcome_table(report: Any) -> None:
         f"[bold]{counts}[/]  ({report.elapsed_s:.1f}s, index {escape(redact(report.index))})",
         highlight=False,
     )
+    if report.skipped:
+        from etl.pipeline import skipped_text
+
+        out.print(
+            f"skipped {sum(report.skipped.values())} web archive record(s) that are not "
+            f"articles: {escape(skipped_text(report.skipped))}",
+            highlight=False,
+        )
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -496,6 +504,13 @@ def search(
         ),
     ] = None,
     size: Annotated[int, typer.Option(metavar="N", min=0, max=MAX_HITS, help="Hits to show.")] = 10,
+    collapse: Annotated[
+        bool,
+        typer.Option(
+            "--collapse",
+            help="One hit per story (near-duplicate copies collapsed), with its number of copies.",
+        ),
+    ] = False,
     facet_size: Annotated[
         int, typer.Option(metavar="N", min=1, max=MAX_HITS, help="Values per facet.")
     ] = 10,
@@ -520,6 +535,7 @@ def search(
         facet_size=facet_size,
         histogram=histogram,
         size=size,
+        collapse=collapse,
     )
     settings = _settings(index)
     _require_index(settings)
@@ -534,13 +550,19 @@ def search(
     if as_json:
         _print_json(result.as_dict())
         return
+    stories = ""
+    if result.stories is not None:
+        noun = "story" if result.stories == 1 else "stories"
+        stories = f" in [bold]{result.stories}[/] {noun}"
     out.print(
-        f"[bold]{result.total}[/] matching article(s) for [cyan]{escape(query or '*')}[/]",
+        f"[bold]{result.total}[/] matching article(s){stories} for [cyan]{escape(query or '*')}[/]",
         highlight=False,
     )
     for hit in result.hits:
+        copies = hit.cluster_size or 1
+        shown_copies = f"  [yellow]({copies} copies)[/]" if copies > 1 else ""
         out.print(
-            f"\n[bold]{escape(hit.title)}[/]  [dim]{hit.published or 'undated'} · "
+            f"\n[bold]{escape(hit.title)}[/]{shown_copies}  [dim]{hit.published or 'undated'} · "
             f"{escape(hit.site or '-')} · {hit.language or '-'} · {hit.id}[/]",
             highlight=False,
         )
@@ -568,13 +590,17 @@ def show(
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one enriched article record: metadata, entities, dates (--json: all of it)."""
+    """Show one enriched article record: metadata, entities, dates, the other copies of its
+    story (--json: the whole record; its story's copies: search --filter story_cluster=ID)."""
     settings = _settings(index)
     _require_index(settings)
     backend = _open_backend(settings)
+    copies: tuple[list[Any], int] = ([], 0)
     try:
         with _index_errors(settings):
             doc = backend.get(doc_id)
+            if doc is not None and not as_json:
+                copies = _other_copies(backend, doc)
     finally:
         backend.close()
     if doc is None:
@@ -583,6 +609,40 @@ def show(
         _print_json(doc)
         return
     _print_record(doc)
+    _print_copies(doc, *copies)
+
+
+COPIES_SHOWN = 20
+
+
+def _other_copies(backend: IndexBackend, doc: dict[str, Any]) -> tuple[list[Any], int]:
+    """The first other documents of the document's story (newest first), and how many there are."""
+    from etl.backends.base import STORY_FIELD, SearchRequest
+
+    story = doc.get(STORY_FIELD)
+    if not story:
+        return [], 0
+    result = backend.search(SearchRequest(filters={STORY_FIELD: [story]}, size=COPIES_SHOWN + 1))
+    others = [h for h in result.hits if h.id != doc.get("id")][:COPIES_SHOWN]
+    return others, max(0, result.total - 1)
+
+
+def _print_copies(doc: dict[str, Any], others: list[Any], total: int) -> None:
+    if not total:
+        return
+    out.print(f"\n[bold]other copies of this story[/] ({total}):", highlight=False)
+    for hit in others:
+        out.print(
+            f"  {escape(hit.title or '(no title)')}  [dim]{hit.published or 'undated'} · "
+            f"{escape(hit.site or _shown_path(hit.source) or '-')} · {hit.id}[/]",
+            highlight=False,
+        )
+    if total > len(others):
+        out.print(
+            f"  ... and {total - len(others)} more: article-etl search "
+            f"--filter story_cluster={doc.get('story_cluster')}",
+            highlight=False,
+        )
 
 
 def _listed(value: Any) -> str:
@@ -609,6 +669,7 @@ def _print_record(doc: dict[str, Any]) -> None:
         ("author", _listed(doc.get("author"))),
         ("published", published),
         ("language", doc.get("language") or ""),
+        ("fetched", doc.get("fetched_at") or ""),
         ("words", f"{words}" + (f" ({minutes} min read)" if minutes else "") if words else ""),
         ("categories", _listed(doc.get("category"))),
         ("tags", _listed(doc.get("tag"))),

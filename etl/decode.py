@@ -62,6 +62,18 @@ def decode(data: bytes, *, html: bool = False, declared: str | None = None) -> D
     return Decoded(_SURROGATE.sub("\ufffd", decoded.text), decoded.encoding, decoded.guessed)
 
 
+def _decode_as(data: bytes, charset: str) -> str | None:
+    """``data`` decoded as the charset a page or a server declared, unreadable bytes replaced;
+    None when that charset cannot decode a page (then the encoding is detected instead): an
+    unknown name, a codec that is no text encoding (``base64``), or one that cannot replace
+    what it cannot read (``idna``, ``undefined``)."""
+    try:
+        codecs.lookup(charset)
+        return data.decode(charset, errors="replace")
+    except (LookupError, ValueError):  # ValueError: UnicodeError, or a NUL in the name
+        return None
+
+
 def _decode(data: bytes, *, html: bool, declared: str | None) -> Decoded:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
@@ -73,20 +85,16 @@ def _decode(data: bytes, *, html: bool, declared: str | None) -> Decoded:
     if _looks_binary(head):
         raise NotText("binary file (not text)")
     if declared:
-        try:
-            codecs.lookup(declared)
-            return Decoded(data.decode(declared, errors="replace"), declared.lower(), False)
-        except LookupError:
-            pass  # an unknown charset name in a header: detect instead
+        text = _decode_as(data, declared)
+        if text is not None:
+            return Decoded(text, declared.lower(), False)
     if html:
         match = _META_CHARSET.search(data[:4096])
         if match:
             declared = match.group(1).decode("ascii", "replace").lower()
-            try:
-                codecs.lookup(declared)
-                return Decoded(data.decode(declared, errors="replace"), declared, False)
-            except LookupError:
-                pass  # an unknown declared charset: detect instead
+            text = _decode_as(data, declared)
+            if text is not None:
+                return Decoded(text, declared, False)
     try:
         return Decoded(data.decode("utf-8"), "utf-8", False)
     except UnicodeDecodeError:

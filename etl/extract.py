@@ -326,6 +326,7 @@ def _new_article(raw: RawInput, text: str, *, canonical_url: str) -> Article:
         content_hash=content_hash,
         canonical_url=canonical_url,
         file_modified=raw.modified,
+        fetched_at=raw.extra.get("fetched_at") or None,
     )
 
 

@@ -2,7 +2,9 @@
 
 It is what makes re-runs cheap and nothing lost: an input whose bytes hash the same as last
 time is ``unchanged`` before any parsing; an input is recorded only after its document reached
-the index, so a batch that fails leaves its inputs pending for the next run.
+the index, so a batch that fails leaves its inputs pending for the next run. The documents a
+run is about to write or remove are noted first (``ledger_pending``), so that a run killed at
+any point leaves enough behind for the next one to settle the index (``etl.pipeline``).
 """
 
 from __future__ import annotations

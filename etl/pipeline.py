@@ -3,6 +3,11 @@
 Every input ends in exactly one recorded outcome: indexed, unchanged, duplicate or rejected
 with a reason. An input is recorded only once its document is in the index, so when the index
 fails for good (``TransientIndexError``) the run fails and the rest stay pending.
+
+The index and the ledger converge whenever a run is killed: before a batch touches the index
+the ledger notes the documents that may change there (``_add_pending``); once the outcomes are
+recorded, stale documents are deleted and the note cleared (``_drop_stale``). An input left
+noted by a run that ended without finishing is processed again by the next run that meets it.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from typing import Any
 
 from etl.backends import open_backend
 from etl.backends.base import IndexBackend, IndexError_, IndexResult
+from etl.clusters import with_story_clusters
 from etl.ledger import Ledger, SourceState
 from etl.process import Processed, ProcessOptions, process_stream
 from etl.record import PIPELINE_VERSION, Article, InputOutcome, Outcome
 from etl.settings import Settings, redact_url
-from etl.sources import RawInput, discover, read_file
+from etl.sources import RawInput, discover, is_warc_file, read_file
+from etl.warc import archive_state, archives_read, mark_archives_read
 
 DONE = {Outcome.INDEXED.value, Outcome.DUPLICATE.value}
 LOG = logging.getLogger(__name__)
@@ -42,6 +49,9 @@ class RunReport:
     outcomes: list[InputOutcome] = field(default_factory=list)
     elapsed_s: float = 0.0
     message: str = ""
+    # Records of web archives that are not articles (request, revisit, non-HTML...), by why:
+    # not inputs, so they have no outcome; counted so that nothing read goes unaccounted.
+    skipped: Counter[str] = field(default_factory=Counter)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -55,6 +65,7 @@ class RunReport:
             "status": self.status,
             "index": self.index,
             "counts": self.counts,
+            "skipped": dict(sorted(self.skipped.items())),
             "elapsed_s": round(self.elapsed_s, 2),
         }
 
@@ -65,17 +76,36 @@ class RunReport:
             "outcomes": [o.as_dict() for o in self.outcomes],
         }
 
-    def table(self) -> str:
-        """A plain-text outcome table for logs."""
-        width = max([len(o.source) for o in self.outcomes] + [6])
-        width = min(width, 80)
+    def table(self, root: str | None = None) -> str:
+        """A plain-text outcome table for logs; files under ``root`` shown relative to it."""
+
+        def shown(source: str) -> str:
+            if root and "://" not in source and os.path.isabs(source):
+                relative = os.path.relpath(source, root)
+                if not relative.startswith(".."):
+                    return relative
+            return source
+
+        sources = [shown(o.source) for o in self.outcomes]
+        width = min(max([len(s) for s in sources] + [6]), 80)
         lines = [f"{'input':<{width}}  {'outcome':<9}  detail"]
-        for o in self.outcomes:
+        for o, source in zip(self.outcomes, sources, strict=True):
             detail = o.reason or (f"same content as {o.duplicate_of}" if o.duplicate_of else "")
             detail = detail or (o.title[:60] if o.title else "")
-            lines.append(f"{_shorten(o.source, width):<{width}}  {o.outcome.value:<9}  {detail}")
+            lines.append(f"{_shorten(source, width):<{width}}  {o.outcome.value:<9}  {detail}")
         lines.append(" ".join(f"{k}={v}" for k, v in self.counts.items()))
+        if self.skipped:
+            lines.append(
+                f"skipped (web archive records that are not articles): {skipped_text(self.skipped)}"
+            )
         return "\n".join(lines)
+
+
+def skipped_text(skipped: Mapping[str, int]) -> str:
+    """``{"request record": 3, "revisit record": 1}`` -> "3 request record, 1 revisit record"."""
+    return ", ".join(
+        f"{n} {why}" for why, n in sorted(skipped.items(), key=lambda i: (-i[1], i[0]))
+    )
 
 
 def _shorten(text: str, width: int) -> str:
@@ -101,8 +131,13 @@ def changed_files(paths: Sequence[str], settings: Settings) -> list[str]:
     finally:
         ledger.close()
     changed = [raw.key for raw in unlisted]  # the run records why
+    archives = archives_read(settings.ledger_path) if any(map(is_warc_file, files)) else {}
     for path in files:
         key = safe_text(str(path))
+        if is_warc_file(path):  # listed until a run has read it to the end as it is now
+            if archive_state(path) is None or archives.get(key) != archive_state(path):
+                changed.append(str(path))
+            continue
         # None: a container file (its records are checked one by one) or a file that cannot be
         # read as one input (the run records why).
         if key not in known or recorded_hash(path, settings.max_input_bytes) != known[key]:
@@ -199,21 +234,26 @@ def ingest(
     started = time.perf_counter()
     urls, paths = split_inputs(inputs)
     files, unlisted = _discover(paths, settings)
+    skipped: Counter[str] = Counter()
     raws: list[Iterable[RawInput]] = [
         unlisted,
-        _read_files(files, settings.max_input_bytes),
+        _read_files(files, settings.max_input_bytes, skipped),
     ]
     ledger = Ledger(settings.ledger_path)
     if urls or feeds or sitemaps or url_lists:
         raws.append(_url_inputs(urls, settings, ledger, feeds, sitemaps, url_lists))
-    report = RunReport(run_id="dry-run", status="dry_run", index=redact_url(settings.index))
+    report = RunReport(
+        run_id="dry-run", status="dry_run", index=redact_url(settings.index), skipped=skipped
+    )
     backend: IndexBackend | None = None
     try:
         if not dry_run:
             report.run_id = ledger.start_run(report.index)
-            backend = open_backend(settings)
+            backend = with_story_clusters(open_backend(settings), settings.ledger_path)
             backend.ensure_ready()
-        bar = _progress_bar(len(files)) if progress else nullcontext(None)
+        # A web archive holds an unknown number of inputs: no total then.
+        total = 0 if any(is_warc_file(f) for f in files) else len(files)
+        bar = _progress_bar(total) if progress else nullcontext(None)
         with bar as advance:
 
             def emit(outcome: InputOutcome) -> None:
@@ -235,6 +275,8 @@ def ingest(
                     dry_run=dry_run,
                 )
         report.status = "dry_run" if dry_run else "ok"
+        if not dry_run:
+            _note_archives_read(files, settings)
     except BaseException as exc:
         # The run is recorded as failed with why; what it did record stays recorded.
         report.status = "failed"
@@ -250,6 +292,18 @@ def ingest(
     return report
 
 
+def _note_archives_read(files: Sequence[Path], settings: Settings) -> None:
+    """After a run that recorded every input: its web archives need no run while they stay
+    as they are (``changed_files``). Failing to note it only costs reading them again."""
+    archives = {safe_text(str(f)): f for f in files if is_warc_file(f)}
+    if not archives:
+        return
+    try:
+        mark_archives_read(settings.ledger_path, archives)
+    except Exception as exc:
+        LOG.warning("web archives read not noted: %s", _describe(exc))
+
+
 def _chain(sources: Iterable[Iterable[RawInput]]) -> Iterator[RawInput]:
     """Every input of every source, its key and texts made safe to record (``safe_text``)."""
     for source in sources:
@@ -261,12 +315,14 @@ def _chain(sources: Iterable[Iterable[RawInput]]) -> Iterator[RawInput]:
             yield raw
 
 
-def _read_files(files: Sequence[Path], max_bytes: int) -> Iterator[RawInput]:
+def _read_files(
+    files: Sequence[Path], max_bytes: int, skipped: Counter[str] | None = None
+) -> Iterator[RawInput]:
     """The inputs of each file; a file that fails to read in any way is rejected alone, and
     a file that was listed but is gone by the time it is read is rejected as vanished."""
     for path in files:
         try:
-            for raw in read_file(path, max_bytes):
+            for raw in read_file(path, max_bytes, skipped):
                 if raw.rejection is not None and raw.kind == "file" and _vanished(path):
                     raw.rejection = "vanished: deleted after it was listed"
                 yield raw
@@ -390,7 +446,13 @@ def _run(
             if skipped and not dry_run:
                 # Unchanged inputs keep their state; a still-rejected one is recorded again.
                 hashes = {o.source: (_known_hash(states.get(o.source)), None) for o in skipped}
+                # An input that held a document and cannot be read now loses it (below).
+                replaced = [o.source for o in skipped if o.outcome is Outcome.REJECTED]
+                if backend is not None and replaced:
+                    _add_pending(ledger, run_id, replaced, ())
                 skipped = _record(ledger, run_id, skipped, hashes)
+                if backend is not None and replaced:
+                    _drop_stale(skipped, ledger, backend, run_id)
             for outcome in skipped:
                 emit(outcome)
 
@@ -557,7 +619,7 @@ def _settle(
         outcomes[key] = InputOutcome(key, Outcome.INDEXED, doc_id=article.id, title=article.title)
 
     if backend is not None:
-        _add_pending(ledger, run_id, batch, to_index)
+        _add_pending(ledger, run_id, [p.raw.key for p in batch], to_index)
     if to_index and backend is not None:
         # Raises TransientIndexError when the index is gone: nothing of this batch is recorded.
         for result in _upsert(backend, to_index):
@@ -573,18 +635,13 @@ def _settle(
     if not dry_run:
         ordered = _record(ledger, run_id, ordered, hashes)
     if backend is not None:
-        try:
-            _drop_stale(ordered, ledger, backend, run_id)
-        except _INDEX_OR_RUN_LEVEL_ERRORS:
-            raise
-        except Exception as exc:  # the entries stay: the next run meeting them tries again
-            LOG.warning("stale documents not removed: %s", _describe(exc))
+        _drop_stale(ordered, ledger, backend, run_id)
     for outcome in ordered:
         emit(outcome)
 
 
 def _add_pending(
-    ledger: Ledger, run_id: str, batch: Sequence[Processed], to_index: Sequence[Article]
+    ledger: Ledger, run_id: str, keys: Sequence[str], to_index: Sequence[Article]
 ) -> None:
     """Before the index is touched, the ledger notes which documents of these inputs may change
     there: each article about to be written, and the document each input held until now. A run
@@ -592,7 +649,7 @@ def _add_pending(
     them (``_drop_stale``), so the index never keeps a document the ledger does not name."""
     entries = [(a.source, a.id, "write") for a in to_index]
     try:
-        states = ledger.states(p.raw.key for p in batch)
+        states = ledger.states(keys)
         entries += [
             (key, state.doc_id, "drop")
             for key, state in states.items()
@@ -612,16 +669,24 @@ def _drop_stale(
     these inputs (by this run, or by a run that ended without finishing) that the input does
     not hold now, unless another input holds it or another running run is writing it. A
     changed input whose document id changed (the id follows the content when there is no
-    canonical URL) loses its old document here; an input now rejected or a duplicate, its own."""
-    pending = ledger.pending_for([o.source for o in recorded], run_id)
-    if not pending:
-        return
-    held = {o.source: o.doc_id for o in recorded if o.outcome is Outcome.INDEXED}
-    candidates = {e.doc_id for e in pending if e.doc_id != held.get(e.source)}
-    stale = candidates - ledger.docs_in_use(candidates, run_id)
-    if stale:
-        backend.delete(sorted(stale))
-    ledger.clear_pending(pending)
+    canonical URL) loses its old document here; an input now rejected or a duplicate, its own.
+
+    A failure other than of the index or the ledger's database leaves the entries in place
+    (the next run meeting these inputs tries again): it costs a stale document for a while."""
+    try:
+        pending = ledger.pending_for([o.source for o in recorded], run_id)
+        if not pending:
+            return
+        held = {o.source: o.doc_id for o in recorded if o.outcome is Outcome.INDEXED}
+        candidates = {e.doc_id for e in pending if e.doc_id != held.get(e.source)}
+        stale = candidates - ledger.docs_in_use(candidates, run_id)
+        if stale:
+            backend.delete(sorted(stale))
+        ledger.clear_pending(pending)
+    except _INDEX_OR_RUN_LEVEL_ERRORS:
+        raise
+    except Exception as exc:
+        LOG.warning("stale documents not removed: %s", _describe(exc))
 
 
 def _upsert(backend: IndexBackend, articles: Sequence[Article]) -> list[IndexResult]:

@@ -65,7 +65,7 @@ class Entity:
 class Article:
     id: str
     source: str
-    source_kind: str  # file, jsonl, url
+    source_kind: str  # file, jsonl, url, warc
     raw_hash: str
     text: str
     content_hash: str
@@ -88,12 +88,16 @@ class Article:
     published_source: str | None = None  # input, structured_data, meta, url, text
     published_confidence: str | None = None  # high, medium, low (etl.pubdate)
     file_modified: str | None = None  # the input file's modification time; not a publication date
+    fetched_at: str | None = None  # when the page was fetched (a web archive record's WARC-Date)
     entities: list[Entity] = field(default_factory=list)
     date_mentions: list[DateMention] = field(default_factory=list)
     warning: list[str] = field(default_factory=list)
     model: str = ""
     pipeline_version: str = PIPELINE_VERSION
     processed_at: str = ""
+    # The story it belongs to (etl.clusters): the id of the story's first document; a document
+    # without one is a story of its own.
+    story_cluster: str = ""
 
     @property
     def word_count(self) -> int:
@@ -162,7 +166,9 @@ class Article:
             "model": self.model,
             # A date field is a date or absent: "" is no date (Elasticsearch refuses it).
             "file_modified": self.file_modified or None,
+            "fetched_at": self.fetched_at or None,
             "processed_at": self.processed_at or None,
+            "story_cluster": self.story_cluster or self.id,
         }
         entity_fields, keyword_fields = _document_layout()
         for field_name in entity_fields.values():
@@ -203,12 +209,14 @@ class Article:
             published_source=doc.get("published_source"),
             published_confidence=doc.get("published_confidence"),
             file_modified=doc.get("file_modified"),
+            fetched_at=doc.get("fetched_at"),
             entities=[Entity(**e) for e in doc.get("entities", [])],
             date_mentions=[_mention_from(m) for m in doc.get("date_mentions", [])],
             warning=list(doc.get("warning", [])),
             model=doc.get("model") or "",
             pipeline_version=doc.get("pipeline_version", PIPELINE_VERSION),
             processed_at=doc.get("processed_at") or "",
+            story_cluster=doc.get("story_cluster") or "",
         )
 
 

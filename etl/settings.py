@@ -72,6 +72,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not value > 0:  # also NaN
+        raise ValueError(f"{name} must be a number of seconds above 0, got {env.get(name)!r}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -101,6 +108,8 @@ class Settings:
     min_words: int = 50  # below this an article gets the short_text warning
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # Seconds a search may run (both backends); past it the search is stopped with an error.
+    search_timeout: float = 10.0
     # Elasticsearch
     es_api_key: Secret | None = None
     es_username: str | None = None
@@ -170,6 +179,7 @@ class Settings:
             nlp_batch_size=_int(env, "ARTICLE_ETL_NLP_BATCH_SIZE", default.nlp_batch_size),
             max_input_bytes=_int(env, "ARTICLE_ETL_MAX_INPUT_BYTES", default.max_input_bytes),
             min_words=_int(env, "ARTICLE_ETL_MIN_WORDS", default.min_words),
+            search_timeout=_positive(env, "ARTICLE_ETL_SEARCH_TIMEOUT", default.search_timeout),
             es_api_key=_secret(env, "ARTICLE_ETL_ES_API_KEY"),
             es_username=env.get("ARTICLE_ETL_ES_USERNAME") or None,
             es_password=_secret(env, "ARTICLE_ETL_ES_PASSWORD"),

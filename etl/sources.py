@@ -12,10 +12,12 @@ import io
 import json
 import os
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from etl.record import sha256_hex
 
@@ -32,7 +34,10 @@ ARTICLE_SUFFIXES = (
     ".markdown",
     ".jsonl",
     ".ndjson",
+    ".warc",  # web archives: one input per HTML response record (etl/warc.py)
+    ".warc.gz",
 )
+WARC_SUFFIXES = (".warc", ".warc.gz")
 MAX_GUNZIPPED_FACTOR = 50  # a .gz that inflates more than this is refused (gzip bomb)
 
 
@@ -117,8 +122,11 @@ def media_type_for(name: str) -> str:
     return ""
 
 
-def read_file(path: Path, max_bytes: int) -> Iterator[RawInput]:
-    """The inputs one file holds: itself, or one per record for JSON Lines."""
+def read_file(
+    path: Path, max_bytes: int, skipped: Counter[str] | None = None
+) -> Iterator[RawInput]:
+    """The inputs one file holds: itself, or one per record for JSON Lines and web archives
+    (WARC records that are not articles are counted in ``skipped``, reason -> records)."""
     key = str(path)
     try:
         stat = path.stat()
@@ -131,6 +139,14 @@ def read_file(path: Path, max_bytes: int) -> Iterator[RawInput]:
         return
     if stat.st_size == 0:
         yield RawInput(key=key, kind="file", modified=modified, rejection="empty file")
+        return
+    if is_warc_file(path):  # streamed, record by record: the limit applies to each payload
+        from etl.warc import read_warc
+
+        yield from read_warc(path, max_bytes, skipped)
+        return
+    if is_container_file(path):  # streamed: the limit applies to each record
+        yield from _stream_jsonl(path, key, max_bytes, modified)
         return
     if stat.st_size > max_bytes:
         yield RawInput(
@@ -157,9 +173,6 @@ def read_file(path: Path, max_bytes: int) -> Iterator[RawInput]:
         except ValueError as exc:
             yield RawInput(key=key, kind="file", modified=modified, rejection=str(exc))
             return
-    if is_container_file(path):
-        yield from _jsonl_records(key, data, modified)
-        return
     yield RawInput(
         key=key, kind="file", data=data, media_type=media_type_for(path.name), modified=modified
     )
@@ -181,63 +194,114 @@ def _gunzip(data: bytes, max_bytes: int) -> bytes:
 RECORD_METADATA = ("title", "published", "author", "language", "url")
 
 
-def _jsonl_records(key: str, data: bytes, modified: str) -> Iterator[RawInput]:
-    """JSON Lines of ``{"url": ..., "html": ...}`` or ``{"url": ..., "text": ...}``, with
-    optional ``title``, ``published``, ``author`` and ``language``."""
-    for lineno, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        rec_key = f"{key}#L{lineno}"
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield RawInput(
-                key=rec_key, kind="jsonl", rejection=f"invalid JSON on line {lineno}: {exc}"
-            )
-            continue
-        if not isinstance(record, dict):
-            yield RawInput(
-                key=rec_key, kind="jsonl", rejection="JSON Lines record is not an object"
-            )
-            continue
-        url = record.get("url") if isinstance(record.get("url"), str) else ""
-        if not str(url).startswith(("http://", "https://")):
-            url = ""  # not a web address: extraction warns about it
-        html, text = record.get("html"), record.get("text")
-        if isinstance(html, str) and html.strip():
-            body, media_type = html, "html"
-        elif isinstance(text, str) and text.strip():
-            body, media_type = text, "text"
-        else:
-            yield RawInput(
-                key=rec_key,
-                kind="jsonl",
-                url=url or "",
-                rejection='record has neither "html" nor "text"',
-            )
-            continue
-        try:
-            encoded = body.encode("utf-8")
-        except UnicodeEncodeError as exc:  # valid JSON may hold a lone surrogate ("\ud800")
-            yield RawInput(
-                key=rec_key,
-                kind="jsonl",
-                url=url or "",
-                rejection=f"record text is not valid Unicode: {exc.reason} (character {exc.start})",
-            )
-            continue
-        given = {k: record[k] for k in RECORD_METADATA if record.get(k) is not None}
-        if url:
-            given.pop("url")  # a valid URL is the input's URL (RawInput.url)
+_READ_CHUNK = 1024 * 1024
+
+
+def _stream_jsonl(path: Path, key: str, max_bytes: int, modified: str) -> Iterator[RawInput]:
+    """The records of a JSON Lines file, read a line at a time (never the whole file): a file
+    of any size is read, and a record longer than ``max_bytes`` is rejected alone."""
+    lineno = records = 0
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
         yield RawInput(
+            key=key, kind="file", modified=modified, rejection=f"cannot read file: {exc.strerror}"
+        )
+        return
+    with fh:
+        while line := fh.readline(max_bytes + 1):
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                lineno += 1
+                size = len(line) + _skip_line(fh)
+                records += 1
+                yield RawInput(
+                    key=f"{key}#L{lineno}",
+                    kind="jsonl",
+                    modified=modified,
+                    rejection=f"record too large: {size:,} bytes > limit {max_bytes:,} "
+                    "(ARTICLE_ETL_MAX_INPUT_BYTES)",
+                )
+                continue
+            # Numbered as bytes.splitlines() counts: a lone "\r" ends a line too.
+            for part in line.splitlines():
+                lineno += 1
+                raw = _jsonl_record(key, lineno, part, modified)
+                if raw is not None:
+                    records += 1
+                    yield raw
+    if not records:  # blank lines only: the file is an input, with its one outcome
+        yield RawInput(key=key, kind="file", modified=modified, rejection="empty file")
+
+
+def _skip_line(fh: BinaryIO) -> int:
+    """Read past the end of the current line; returns how many bytes were left of it."""
+    skipped = 0
+    while chunk := fh.readline(_READ_CHUNK):
+        if chunk.endswith(b"\n"):
+            return skipped + len(chunk.rstrip(b"\r\n"))
+        skipped += len(chunk)
+    return skipped
+
+
+def _jsonl_record(key: str, lineno: int, line: bytes, modified: str) -> RawInput | None:
+    """One line of JSON Lines: ``{"url": ..., "html": ...}`` or ``{"url": ..., "text": ...}``,
+    with optional ``title``, ``published``, ``author`` and ``language``. None: a blank line."""
+    if not line.strip():
+        return None
+    rec_key = f"{key}#L{lineno}"
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return RawInput(
+            key=rec_key, kind="jsonl", rejection=f"invalid JSON on line {lineno}: {exc}"
+        )
+    except RecursionError:  # "[[[[..." nested deeper than the parser's stack
+        return RawInput(
+            key=rec_key, kind="jsonl", rejection=f"invalid JSON on line {lineno}: nested too deep"
+        )
+    if not isinstance(record, dict):
+        return RawInput(key=rec_key, kind="jsonl", rejection="JSON Lines record is not an object")
+    url = record.get("url") if isinstance(record.get("url"), str) else ""
+    if not str(url).startswith(("http://", "https://")):
+        url = ""  # not a web address: extraction warns about it
+    html, text = record.get("html"), record.get("text")
+    if isinstance(html, str) and html.strip():
+        body, media_type = html, "html"
+    elif isinstance(text, str) and text.strip():
+        body, media_type = text, "text"
+    else:
+        return RawInput(
             key=rec_key,
             kind="jsonl",
-            data=encoded,
-            media_type=media_type,
             url=url or "",
-            modified=modified,
-            extra={"metadata": json.dumps(given, ensure_ascii=False)} if given else {},
+            rejection='record has neither "html" nor "text"',
         )
+    try:
+        encoded = body.encode("utf-8")
+    except UnicodeEncodeError as exc:  # valid JSON may hold a lone surrogate ("\ud800")
+        return RawInput(
+            key=rec_key,
+            kind="jsonl",
+            url=url or "",
+            rejection=f"record text is not valid Unicode: {exc.reason} (character {exc.start})",
+        )
+    given = {k: record[k] for k in RECORD_METADATA if record.get(k) is not None}
+    if url:
+        given.pop("url")  # a valid URL is the input's URL (RawInput.url)
+    return RawInput(
+        key=rec_key,
+        kind="jsonl",
+        data=encoded,
+        media_type=media_type,
+        url=url or "",
+        modified=modified,
+        extra={"metadata": json.dumps(given, ensure_ascii=False)} if given else {},
+    )
+
+
+def is_warc_file(path: Path | str) -> bool:
+    """A web archive (``.warc``, ``.warc.gz``): many inputs, read by ``etl.warc``."""
+    return str(path).lower().endswith(WARC_SUFFIXES)
 
 
 def is_container_file(path: Path) -> bool:
@@ -253,7 +317,7 @@ def recorded_hash(path: Path, max_bytes: int) -> str | None:
     For ``.gz`` files it is the hash of the *inflated* bytes, as ``read_file`` yields them: hashing
     the file as stored would never match what was recorded, so every compressed file would look
     changed on every run."""
-    if is_container_file(path):
+    if is_container_file(path) or is_warc_file(path):
         return None
     raws = list(read_file(path, max_bytes))
     if len(raws) != 1 or raws[0].rejection is not None:
@@ -261,6 +325,8 @@ def recorded_hash(path: Path, max_bytes: int) -> str | None:
     return raws[0].raw_hash
 
 
-def read_inputs(paths: Iterable[Path], max_bytes: int) -> Iterator[RawInput]:
+def read_inputs(
+    paths: Iterable[Path], max_bytes: int, skipped: Counter[str] | None = None
+) -> Iterator[RawInput]:
     for path in paths:
-        yield from read_file(path, max_bytes)
+        yield from read_file(path, max_bytes, skipped)

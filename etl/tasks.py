@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -258,6 +259,14 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _common_folder(inputs: Sequence[str]) -> str | None:
+    """The folder the batch's files share (the inbox, usually): log tables show paths below it."""
+    files = [p for p in inputs if "://" not in p and os.path.isabs(p)]
+    if not files:
+        return None
+    return os.path.commonpath([os.path.dirname(p) for p in files]) or None
+
+
 def ingest_batch(batch: Batch, plan: Plan) -> dict[str, Any]:
     """Extract, enrich and index one batch; the batch's outcome counts go to XCom.
 
@@ -293,7 +302,7 @@ def ingest_batch(batch: Batch, plan: Plan) -> dict[str, Any]:
         "outcomes of run %s (%.1f s):\n%s",
         report.run_id,
         time.monotonic() - started,
-        report.table(),
+        report.table(root=_common_folder(inputs)),
     )
     summary: dict[str, Any] = _jsonable(report.summary())
     return summary

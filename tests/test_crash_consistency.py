@@ -287,7 +287,9 @@ def test_embedded_index_and_ledger_agree_after_a_kill(point: KillPoint, tmp_path
 @pytest.mark.slow
 @pytest.mark.parametrize("after_kill", ["keep", "revert"])
 @pytest.mark.parametrize(
-    "point", [p for p in KILL_POINTS if p.name in ("after_index", "after_delete")], ids=str
+    "point",
+    [p for p in KILL_POINTS if p.name in ("after_index", "after_delete")],
+    ids=lambda p: p.name,
 )
 def test_embedded_index_converges_when_the_files_stay_or_go_back(
     point: KillPoint, after_kill: str, tmp_path: Path
@@ -322,3 +324,76 @@ def test_elasticsearch_converges_when_the_files_go_back(tmp_path: Path) -> None:
     (point,) = [p for p in KILL_POINTS if p.name == "after_index"]
     with es_settings(tmp_path) as settings:
         crash_then_rerun(settings, make_inbox(tmp_path), point, "elasticsearch", "revert")
+
+
+# --- the same guarantees, in process (fast) -------------------------------------------------
+
+
+def sources_in_index(settings: Settings) -> dict[str, list[str]]:
+    """source -> titles of its documents in the index."""
+    found: dict[str, list[str]] = {}
+    for doc in documents(settings):
+        found.setdefault(doc["source"], []).append(doc["title"])
+    return found
+
+
+def test_a_run_that_failed_after_the_index_took_a_write_is_settled_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index stores the batch but the run never hears back (a connection reset after the
+    write): the run fails, nothing of the batch recorded. The file is then put back as it was
+    when last recorded, so its bytes look unchanged: the Airflow listing still offers it, and
+    the next run replaces the version the failed run left in the index."""
+    from etl.backends.base import TransientIndexError
+    from etl.backends.sqlite import SqliteBackend
+    from etl.pipeline import changed_files, ingest
+
+    settings = Settings(index=str(tmp_path / "index.db"), workers=1)
+    inbox = make_inbox(tmp_path)
+    assert ingest([str(inbox.folder)], settings).counts["indexed"] == 12
+    inbox.write("file00.txt", 2)
+    real = SqliteBackend.upsert
+
+    def write_then_lose_the_answer(self: SqliteBackend, articles: Any) -> Any:
+        real(self, articles)
+        raise TransientIndexError("connection reset by peer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SqliteBackend, "upsert", write_then_lose_the_answer)
+        with pytest.raises(TransientIndexError):
+            ingest([str(inbox.folder)], settings)
+    assert len(sources_in_index(settings)[str(inbox.folder / "file00.txt")]) == 2
+
+    inbox.write("file00.txt", 1)  # back to the bytes the ledger recorded
+    assert changed_files([str(inbox.folder)], settings) == [str(inbox.folder / "file00.txt")]
+    report = ingest([str(inbox.folder)], settings)
+    assert report.status == "ok"
+    assert report.counts["indexed"] == 1 and report.counts["unchanged"] == 11
+    assert_one_document_per_input(settings, inbox)
+    assert changed_files([str(inbox.folder)], settings) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda p: p.write_bytes(b""), id="now-empty"),
+        pytest.param(lambda p: p.write_bytes(b"\x00\x01\x02binary" * 100), id="now-binary"),
+    ],
+)
+def test_an_input_rejected_after_it_was_indexed_loses_its_document(
+    change: Callable[[Path], Any], tmp_path: Path
+) -> None:
+    """The ledger records it as rejected; the index must not keep its old version for good
+    (nothing would ever name it again)."""
+    from etl.pipeline import ingest
+
+    settings = Settings(index=str(tmp_path / "index.db"), workers=1)
+    inbox = make_inbox(tmp_path)
+    ingest([str(inbox.folder)], settings)
+    change(inbox.folder / "file03.txt")
+    report = ingest([str(inbox.folder)], settings)
+    got = {Path(o.source).name: o.outcome.value for o in report.outcomes}
+    assert got["file03.txt"] == "rejected"
+    in_index = sources_in_index(settings)
+    assert str(inbox.folder / "file03.txt") not in in_index
+    assert len(in_index) == 11

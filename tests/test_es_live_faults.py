@@ -168,7 +168,9 @@ def test_node_killed_during_ingest_then_restarted_and_rerun(
         try:
             deadline = time.monotonic() + 240
             while ingest.poll() is None and time.monotonic() < deadline:
-                if client.count(index=settings.es_alias).body["count"] > 0:
+                # Documents written, searchable or not yet (a run refreshes once, at its end).
+                stats = client.indices.stats(index=settings.es_alias, metric="indexing")
+                if stats.body["_all"]["primaries"]["indexing"]["index_total"] > 0:
                     break
                 time.sleep(0.05)
         finally:

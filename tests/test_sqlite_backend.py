@@ -155,6 +155,9 @@ def test_dates_compare_at_the_precision_given(tmp_path: Path) -> None:
     assert ids(published_to="2024-12") == {"d0"}
     result = index.search(SearchRequest(histogram="month", filters={"published": ["2025-06"]}))
     assert [(b.value, b.count) for b in result.histogram] == [("2025-06", 1)]
+    for value, expected in [("2025-01-01T08", {"d1"}), ("2025-01-01T09", set()), ("2024", {"d0"})]:
+        hits = index.search(SearchRequest(filters={"published": [value]})).hits
+        assert {h.id for h in hits} == expected, value
 
 
 def test_filtered_ranking_is_the_unfiltered_ranking_without_the_filtered_out(

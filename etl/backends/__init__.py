@@ -14,4 +14,6 @@ def open_backend(settings: Settings) -> IndexBackend:
         return ElasticsearchBackend.from_settings(settings)
     from etl.backends.sqlite import SqliteBackend
 
-    return SqliteBackend(settings.index)
+    backend = SqliteBackend(settings.index)
+    backend.search_timeout = settings.search_timeout
+    return backend

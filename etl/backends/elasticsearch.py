@@ -19,6 +19,7 @@ userinfo.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from elasticsearch import TransportError as EsTransportError
 from elasticsearch.helpers import scan, streaming_bulk
 
 from etl.backends.base import (
+    STORY_FIELD,
     FacetValue,
     Hit,
     IndexError_,
@@ -48,6 +50,7 @@ from etl.backends.base import (
     QueryTerm,
     SearchRequest,
     SearchResult,
+    SearchTimeout,
     TransientIndexError,
     parse_query,
 )
@@ -69,7 +72,20 @@ HIGHLIGHT_PRE, HIGHLIGHT_POST = "<mark>", "</mark>"
 HISTOGRAM_FORMATS = {"year": "yyyy", "month": "yyyy-MM", "day": "yyyy-MM-dd"}
 # Date values by length -> (format, rounding unit): "2025" covers the year, "2025-03" the month.
 _DATE_PRECISION = {4: ("yyyy", "y"), 7: ("yyyy-MM", "M"), 10: ("yyyy-MM-dd", "d")}
-HIT_SOURCE_FIELDS = ["id", "title", "url", "source", "site", "published", "language", "text"]
+HIT_SOURCE_FIELDS = [
+    "id",
+    "title",
+    "url",
+    "source",
+    "site",
+    "published",
+    "language",
+    "text",
+    STORY_FIELD,
+]
+STORY_HITS = "story"  # the inner_hits of a collapsed hit: its story's matching documents
+# Stories are counted exactly up to this many (cardinality's largest precision_threshold).
+STORY_COUNT_PRECISION = 40_000
 SETUP_HINT = "run `article-etl es setup`"
 
 
@@ -420,8 +436,9 @@ def _highlight() -> dict[str, Any]:
     return {"pre_tags": [HIGHLIGHT_PRE], "post_tags": [HIGHLIGHT_POST], "fields": spec}
 
 
-def build_search_body(request: SearchRequest) -> dict[str, Any]:
-    """The _search body for a request (raises ValueError on unknown facet/filter fields)."""
+def build_search_body(request: SearchRequest, timeout: float = 10.0) -> dict[str, Any]:
+    """The _search body for a request (raises ValueError on unknown facet/filter fields);
+    ``timeout``: seconds the search may take (``ARTICLE_ETL_SEARCH_TIMEOUT``)."""
     parsed = parse_query(request.query)
     query = to_simple_query(parsed.groups)
     bool_query: dict[str, Any] = {"filter": _filters(request)}
@@ -436,10 +453,20 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
         "_source": HIT_SOURCE_FIELDS,
         "sort": _sort(bool(query)),
     }
+    if math.isfinite(timeout):  # past it, shards stop: the answer says timed_out
+        body["timeout"] = f"{max(1, round(timeout * 1000))}ms"
     if query:
         body["track_scores"] = True
         body["highlight"] = _highlight()
     aggs = _aggregations(request)
+    if request.collapse:
+        # One hit per story, the first in the sort order; inner_hits counts its matching
+        # documents (hits.total, no hit fetched); the aggregations count the stories.
+        body["collapse"] = {"field": STORY_FIELD, "inner_hits": {"name": STORY_HITS, "size": 0}}
+        aggs["stories"] = {
+            "cardinality": {"field": STORY_FIELD, "precision_threshold": STORY_COUNT_PRECISION}
+        }
+        aggs["stories_missing"] = {"missing": {"field": STORY_FIELD}}
     if aggs:
         body["aggs"] = aggs
     return body
@@ -464,6 +491,7 @@ def _snippet(source: dict[str, Any], highlight: dict[str, list[str]]) -> str:
 
 def _hit(raw: dict[str, Any]) -> Hit:
     source = raw.get("_source") or {}
+    copies = (((raw.get("inner_hits") or {}).get(STORY_HITS) or {}).get("hits") or {}).get("total")
     return Hit(
         id=str(source.get("id") or raw.get("_id", "")),
         score=float(raw.get("_score") or 0.0),
@@ -474,7 +502,13 @@ def _hit(raw: dict[str, Any]) -> Hit:
         published=source.get("published"),
         language=str(source.get("language") or ""),
         snippet=_snippet(source, raw.get("highlight") or {}),
+        story_cluster=str(source.get(STORY_FIELD) or "") or None,
+        cluster_size=_total(copies) if copies is not None else None,
     )
+
+
+def _total(value: Any) -> int:
+    return int(value.get("value", 0)) if isinstance(value, dict) else int(value)
 
 
 def _bucket_value(bucket: dict[str, Any]) -> str:
@@ -500,11 +534,18 @@ def parse_search_response(body: dict[str, Any], request: SearchRequest) -> Searc
         for b in (aggs.get("histogram") or {}).get("buckets") or []
         if int(b["doc_count"]) > 0
     ]
+    stories = None
+    if request.collapse:
+        # Documents without a story (indexed before stories existed) each count as one.
+        stories = int((aggs.get("stories") or {}).get("value", 0)) + int(
+            (aggs.get("stories_missing") or {}).get("doc_count", 0)
+        )
     return SearchResult(
-        total=int(total.get("value", 0)) if isinstance(total, dict) else int(total),
+        total=_total(total),
         hits=[_hit(h) for h in hits.get("hits") or []],
         facets=facets,
         histogram=histogram,
+        stories=stories,
     )
 
 
@@ -705,9 +746,12 @@ class ElasticsearchBackend:
                 yield source
 
     def search(self, request: SearchRequest) -> SearchResult:
-        body = build_search_body(request)  # ValueError for unknown fields, before any request
+        # ValueError for unknown fields or a query too large, before any request.
+        body = build_search_body(request, self._settings.search_timeout)
         with self._errors("searching"):
             response = self._client.search(index=self.read_alias, body=body)
+        if response.body.get("timed_out"):  # partial results: an error, as on the embedded index
+            raise SearchTimeout(self._settings.search_timeout)
         return parse_search_response(response.body, request)
 
     def close(self) -> None:

@@ -61,6 +61,7 @@ import numpy as np
 import numpy.typing as npt
 
 from etl.backends.base import (
+    STORY_FIELD,
     FacetValue,
     Hit,
     IndexResult,
@@ -69,8 +70,10 @@ from etl.backends.base import (
     QueryTerm,
     SearchRequest,
     SearchResult,
+    collapse_by_story,
     parse_query,
 )
+from etl.backends.budget import within_time_budget
 from etl.record import Article
 from etl.schema import Field, Schema, load_schema
 from etl.sqlite_util import connect
@@ -78,6 +81,9 @@ from etl.sqlite_util import connect
 INDEX_FORMAT = 3  # PRAGMA user_version of index files this code writes and reads
 HISTOGRAM_WIDTH = {"year": 4, "month": 7, "day": 10}
 SNIPPET_TOKENS = 24
+# Date facet values are kept to the day ("2025-03-14"); a filter value more precise than that
+# is checked against the stored document.
+DATE_VALUE_CHARS = 10
 MAX_PAGE = 10_000  # hits per page and offset + size, as Elasticsearch's max_result_window
 # The publication date: histograms, published_from/published_to and the newest-first order.
 PUBLISHED = "published"
@@ -139,9 +145,7 @@ def _q(name: str) -> str:
 
 def _ints(text: str | None) -> Ints:
     """A ``group_concat`` of integers as an array."""
-    if not text:
-        return np.zeros(0, dtype=np.int64)
-    return np.array(text.split(","), dtype=np.int64)
+    return np.fromstring(text or "", dtype=np.int64, sep=",")
 
 
 # --- in-memory postings ---------------------------------------------------------------------
@@ -162,13 +166,14 @@ class _FieldPostings:
     _bytes: npt.NDArray[np.bytes_] | None = None  # values as bytes (dates: prefix compares)
     _prefixes: dict[int, tuple[list[str], Ints]] = field(default_factory=dict)
 
-    def add_value(self, value: str) -> int:
-        local = len(self.values)
-        self.values.append(value)
-        self.ids[value] = local
+    def add_values(self, values: list[str]) -> Ints:
+        """New values; their local ids."""
+        start = len(self.values)
+        self.values.extend(values)
+        self.ids.update(zip(values, range(start, start + len(values)), strict=True))
         self._order = self._bytes = None
         self._prefixes = {}
-        return local
+        return np.arange(start, start + len(values), dtype=np.int64)
 
     def add_pairs(self, docs: Ints, locals_: Ints) -> None:
         if len(docs):
@@ -223,11 +228,12 @@ class _Postings:
     def __init__(self, facets: dict[str, Field]) -> None:
         self.fields = {name: _FieldPostings(name, f.is_date) for name, f in facets.items()}
         self._field_list = list(self.fields.values())
+        self._field_index = {name: i for i, name in enumerate(self.fields)}
         self.alive: Mask = np.zeros(1024, dtype=np.bool_)
         self.state: tuple[int, int, int] = (0, -1, 0)  # last n, tombstone, value id seen
         # value id (article_values.n) -> index of its field in _field_list (-1: none), local id
-        self._value_field: list[int] = [-1]
-        self._value_local: list[int] = [0]
+        self._value_field: npt.NDArray[np.int16] = np.full(1, -1, dtype=np.int16)
+        self._value_local: Ints = np.zeros(1, dtype=np.int64)
         self.newest: Ints | None = None  # n in newest-first order, computed when asked
 
     @property
@@ -248,24 +254,33 @@ class _Postings:
             oldest = conn.execute("SELECT min(seq) FROM article_tombstones").fetchone()[0]
             if oldest is None or oldest > last_tomb + 1:
                 return False
-        for n, name, value in conn.execute(
-            "SELECT n, field, value FROM article_values WHERE n > ? ORDER BY n", (last_value,)
+        if state[2] >= len(self._value_field):
+            grown = max(state[2] + 1, 2 * len(self._value_field))
+            self._value_field = np.concatenate(
+                [self._value_field, np.full(grown - len(self._value_field), -1, np.int16)]
+            )
+            self._value_local = np.concatenate(
+                [self._value_local, np.zeros(grown - len(self._value_local), np.int64)]
+            )
+        for name, value_ns, values in conn.execute(
+            "SELECT field, group_concat(n), json_group_array(value) FROM article_values "
+            "WHERE n > ? AND n <= ? GROUP BY field",
+            (last_value, state[2]),
         ):
-            while len(self._value_field) <= n:
-                self._value_field.append(-1)
-                self._value_local.append(0)
-            postings = self.fields.get(name)
-            if postings is not None:
-                self._value_field[n] = self._field_list.index(postings)
-                self._value_local[n] = postings.add_value(value)
-        rows = conn.execute(
-            "SELECT n, ids FROM article_facet_ids WHERE n > ? ORDER BY n", (last_n,)
-        ).fetchall()
-        if rows:
-            ns = np.array([r[0] for r in rows], dtype=np.int64)
-            blobs = [r[1] for r in rows]
-            lengths = np.array([len(b) // 4 for b in blobs], dtype=np.int64)
-            values = np.frombuffer(b"".join(blobs), dtype="<i4").astype(np.int64)
+            index = self._field_index.get(name)
+            if index is not None:
+                ns = _ints(value_ns)
+                self._value_field[ns] = index
+                self._value_local[ns] = self._field_list[index].add_values(json.loads(values))
+        # Three strings built in C rather than a Python tuple per document.
+        ns_text, lengths_text, ids_hex = conn.execute(
+            "SELECT group_concat(n), group_concat(length(ids) / 4), group_concat(hex(ids), '') "
+            "FROM (SELECT n, ids FROM article_facet_ids WHERE n > ? ORDER BY n)",
+            (last_n,),
+        ).fetchone()
+        if ns_text:
+            ns, lengths = _ints(ns_text), _ints(lengths_text)
+            values = np.frombuffer(bytes.fromhex(ids_hex or ""), dtype="<i4").astype(np.int64)
             self._grow(int(ns[-1]))
             self.alive[ns] = True
             self._add_pairs(np.repeat(ns, lengths), values)
@@ -285,12 +300,15 @@ class _Postings:
         return True
 
     def _add_pairs(self, docs: Ints, values: Ints) -> None:
-        owners = np.array(self._value_field, dtype=np.int64)[values]
-        local_of = np.array(self._value_local, dtype=np.int64)
+        owners = self._value_field[values]
+        locals_ = self._value_local[values]
+        order = np.argsort(owners, kind="stable")  # by field (a radix sort), documents in order
+        bounds = np.searchsorted(
+            owners[order], np.arange(len(self._field_list) + 1, dtype=np.int16)
+        )
         for index, postings in enumerate(self._field_list):
-            mine = owners == index
-            if mine.any():
-                postings.add_pairs(docs[mine], local_of[values[mine]])
+            mine = order[bounds[index] : bounds[index + 1]]
+            postings.add_pairs(docs[mine], locals_[mine])
 
 
 # --- the backend ----------------------------------------------------------------------------
@@ -298,6 +316,7 @@ class _Postings:
 
 class SqliteBackend:
     name = "sqlite"
+    search_timeout = 10.0  # seconds (ARTICLE_ETL_SEARCH_TIMEOUT; etl.backends.budget)
 
     def __init__(self, path: str | Path, schema: Schema | None = None) -> None:
         self.path = Path(path)
@@ -558,7 +577,10 @@ class SqliteBackend:
             if began:
                 self._conn.execute("COMMIT")
 
+    @within_time_budget
     def search(self, request: SearchRequest) -> SearchResult:
+        if request.collapse:  # one hit per story: searches of its own (etl.backends.base)
+            return collapse_by_story(self, request)
         self._validate(request)
         match, exclude = fts_queries(request.query)
         with self._snapshot() as postings:
@@ -644,20 +666,24 @@ class SqliteBackend:
             if not wanted:
                 continue
             field_postings = postings.fields[name]
+            precise = np.zeros(postings.size, dtype=np.bool_)
             if field_postings.is_date:
                 # A date facet value ("2025", "2025-03", "2025-03-14") stands for that period.
                 values = field_postings.as_bytes()
                 selected = np.zeros(len(values), dtype=np.bool_)
                 for value in wanted:
                     raw = value.encode("utf-8")
-                    selected |= values.astype(f"S{max(len(raw), 1)}") == raw
+                    if len(raw) <= DATE_VALUE_CHARS:
+                        selected |= values.astype(f"S{max(len(raw), 1)}") == raw
+                    else:
+                        precise |= self._precise_dates(field_postings, value, postings.size)
             else:
                 selected = np.zeros(len(field_postings.values), dtype=np.bool_)
                 for value in wanted:
                     local = field_postings.ids.get(value)
                     if local is not None:
                         selected[local] = True
-            mask &= field_postings.docs_with(selected, postings.size)
+            mask &= field_postings.docs_with(selected, postings.size) | precise
         # Bounds compare at their own precision: "to 2025" includes all of 2025.
         start, end = request.published_from, request.published_to
         if start or end:
@@ -674,6 +700,25 @@ class SqliteBackend:
                 selected &= values.astype(f"S{len(raw)}") <= raw
             mask &= dates.docs_with(selected, postings.size)
         return mask
+
+    def _precise_dates(self, dates: _FieldPostings, value: str, size: int) -> Mask:
+        """Documents whose date starts with ``value``, more precise than the day the postings
+        hold: that day's documents, checked against their stored value."""
+        out = np.zeros(size, dtype=np.bool_)
+        day = dates.ids.get(value[:DATE_VALUE_CHARS])
+        if day is None:
+            return out
+        selected = np.zeros(len(dates.values), dtype=np.bool_)
+        selected[day] = True
+        candidates = np.flatnonzero(dates.docs_with(selected, size)).tolist()
+        for n, blob in self._conn.execute(
+            "SELECT n, doc FROM articles WHERE n IN (SELECT value FROM json_each(?))",
+            (json.dumps(candidates),),
+        ):
+            stored = json.loads(zlib.decompress(blob)).get(dates.name)
+            items = stored if isinstance(stored, list) else [stored]
+            out[n] = any(str(item).startswith(value) for item in items if item)
+        return out
 
     # --- the page -----------------------------------------------------------------------------
     def _best(
@@ -773,6 +818,7 @@ class SqliteBackend:
                     published=doc.get("published"),
                     language=doc.get("language") or "",
                     snippet=snippets.get(n) or _lead(doc.get(SNIPPET_FIELD) or ""),
+                    story_cluster=doc.get(STORY_FIELD),
                 )
             )
         return hits
@@ -823,12 +869,14 @@ def _date_value(value: Any) -> str | None:
 
 
 def _facet_values(value: Any, spec: Field) -> list[str]:
-    """A field's facet values as strings; an empty keyword is no value (as in Elasticsearch)."""
+    """A field's facet values as strings; an empty keyword is no value (as in Elasticsearch).
+    Dates to the day: the finest a facet, histogram or range asks for."""
     out = []
     for item in value if isinstance(value, list) else [value]:
         if item is None or item == "":
             continue
-        out.append(("true" if item else "false") if isinstance(item, bool) else str(item))
+        text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+        out.append(text[:DATE_VALUE_CHARS] if spec.is_date else text)
     return out
 
 
