@@ -9,7 +9,8 @@ dropped. Then:
 
   reading     the same pages as a .warc.gz (request + response records, as Common Crawl News),
               a .warc and plain .html files: records per second of ``read_inputs``; the plain
-              files are the floor (best of --repeat)
+              files are the floor (best of --repeat); the peak of Python allocations while
+              reading the .warc.gz (tracemalloc)
   ingest      ``pipeline.ingest`` of the .warc.gz (extraction, NER, index, clusters) with the
               pipeline's worker count; the time spent assigning stories (``StoryClusters.
               assign``, in the main process) as a share of the ingest (target <= 5%); then the
@@ -37,6 +38,7 @@ import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -428,6 +430,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "records_per_s": round(count / seconds, 1),
             "bytes": sum(p.stat().st_size for p in paths),
         }
+    tracemalloc.start()
+    count_inputs([gz])
+    reading["warc.gz"]["peak_traced_kib"] = round(tracemalloc.get_traced_memory()[1] / 1024, 1)
+    tracemalloc.stop()
     floor = reading["html files"]["records_per_s"]
     for name in ("warc.gz", "warc"):
         reading[name]["vs_files"] = round(reading[name]["records_per_s"] / floor, 3)
@@ -465,6 +471,11 @@ def render(result: dict[str, Any], console: Console) -> None:
             f"{r.get('vs_files', 1.0):.2f}",
         )
     console.print(table)
+    gz = result["reading"]["warc.gz"]
+    console.print(
+        f"memory while reading the .warc.gz ({gz['bytes']:,} bytes): Python allocations peak at "
+        f"{gz['peak_traced_kib']:,.0f} KiB (tracemalloc): one record at a time"
+    )
     console.print(
         f"ingest of the .warc.gz: {ing['documents']} pages in {ing['seconds']} s "
         f"({ing['docs_per_s']} docs/s, {ing['workers']} workers); story clusters "

@@ -11,9 +11,10 @@ changes the story of the articles before it, so a story's id is the id of its fi
 
 The LSH buckets and the signatures are kept in the ledger's SQLite file (tables
 ``ledger_story_*``): ``MinHashLSH`` keeps its buckets in memory (or Redis/Cassandra), so its
-storage is swapped for tables indexed by (band, key). A new article costs ``b`` indexed look-ups
-and a comparison with the few candidates they return, never a pass over every document; a
-re-run, another process or an Airflow task continues the same clusters.
+banding (``b``, ``r`` from its optimiser, the same band hashing) is applied here to a table
+indexed by (band, key). A new article costs one statement of ``b`` indexed look-ups and a
+comparison with the few candidates they return, never a pass over every document; a re-run,
+another process or an Airflow task continues the same clusters.
 
 Exact duplicates (the same normalised text) never get here: the pipeline records them as
 ``duplicate`` before indexing.
@@ -65,14 +66,14 @@ CREATE TABLE IF NOT EXISTS ledger_story_docs (
     added_at   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_story_docs_cluster ON ledger_story_docs(cluster_id);
--- MinHashLSH's buckets: per band, the documents whose signature's band hashes to key.
+-- MinHashLSH's buckets: per band, the documents whose signature's band hashes to key. (A
+-- document's rows are found again from its signature: no second index to write.)
 CREATE TABLE IF NOT EXISTS ledger_story_bands (
     band   INTEGER NOT NULL,
     key    INTEGER NOT NULL,
     doc_id TEXT NOT NULL,
     PRIMARY KEY (band, key, doc_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ledger_story_bands_doc ON ledger_story_bands(doc_id, band);
 """
 
 
@@ -167,6 +168,12 @@ class _Buckets:
             " UNION ".join([one] * len(pairs)), [v for pair in pairs for v in pair]
         ).fetchall()
         return sorted(r[0] for r in rows)
+
+    def remove(self, doc_id: str, pairs: list[tuple[int, int]]) -> None:
+        self._conn.executemany(
+            "DELETE FROM ledger_story_bands WHERE band = ? AND key = ? AND doc_id = ?",
+            [(band, key, doc_id) for band, key in pairs],
+        )
 
     def add(self, doc_id: str, pairs: list[tuple[int, int]]) -> None:
         self._conn.executemany(
@@ -306,7 +313,12 @@ class StoryClusters:
                 self._forget(doc_id)
 
     def _forget(self, doc_id: str) -> None:
-        self._conn.execute("DELETE FROM ledger_story_bands WHERE doc_id = ?", (doc_id,))
+        row = self._conn.execute(
+            "SELECT signature FROM ledger_story_docs WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        if row is None:
+            return
+        self._buckets.remove(doc_id, self._buckets.keys(_from_blob(row[0])))
         self._conn.execute("DELETE FROM ledger_story_docs WHERE doc_id = ?", (doc_id,))
 
     def cluster_of(self, doc_id: str) -> str | None:

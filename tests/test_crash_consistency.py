@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -218,10 +218,12 @@ def crash_then_rerun(
     """Index the inbox, change some files and add new ones, kill an ingest at ``point``, then
     change the files again (``after_kill``: ``change``; ``revert``: the changed files back to
     what the ledger last recorded; ``keep``), ingest again, and check everything."""
+    from etl.pipeline import ingest
+
     mark = uuid.uuid4().hex
     env = run_env(settings, mark, workers=1)
-    first = cli(env, "ingest", str(inbox.folder))
-    assert first["counts"]["indexed"] == 12
+    in_process = replace(settings, workers=1)  # the model loaded once for the whole session
+    assert ingest([str(inbox.folder)], in_process).counts["indexed"] == 12
 
     # 8 changed, 4 unchanged, 2 new: 10 inputs to process, in two batches (of 8 and 2).
     touched = [f"file{i:02d}.txt" for i in range(8)] + ["new00.txt", "new01.txt"]
@@ -267,8 +269,8 @@ def crash_then_rerun(
     assert_one_document_per_input(settings, inbox)
 
     # And the run after is quiet: nothing left to do, nothing changes in the index.
-    quiet = cli(env, "ingest", str(inbox.folder))
-    assert quiet["counts"]["unchanged"] == len(inbox.versions)
+    quiet = ingest([str(inbox.folder)], in_process)
+    assert quiet.counts["unchanged"] == len(inbox.versions)
     assert_one_document_per_input(settings, inbox)
 
 

@@ -259,17 +259,35 @@ def test_a_run_stopped_halfway_resumes_where_it_stopped(
         index.close()
 
 
-def test_the_inbox_lists_an_archive_until_a_run_has_read_it(crawl: Crawl, tmp_path: Path) -> None:
+def test_the_ingest_files_tasks_take_an_archive_from_the_inbox_until_it_is_read(
+    crawl: Crawl, tmp_path: Path
+) -> None:
+    """What the ``ingest_files`` DAG's tasks do with an archive dropped into the inbox: list
+    it, ingest it in a batch, then leave it out as unchanged until the file changes."""
+    from etl import tasks
+
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     archive = inbox / "CC-NEWS-20241107.warc.gz"
     archive.write_bytes(crawl.path.read_bytes())
-    settings = Settings(index=str(tmp_path / "index.db"), workers=1)
-    assert changed_files([str(inbox)], settings) == [str(archive)]
-    ingest([str(inbox)], settings)
-    assert changed_files([str(inbox)], settings) == []
+    plan = {
+        "paths": [str(inbox)],
+        "index": str(tmp_path / "index.db"),
+        "reprocess": False,
+        "dry_run": False,
+        "batch_size": 10,
+        "inbox": False,
+    }
+    batches, unchanged = tasks.file_batches(plan)
+    assert (batches, unchanged) == ([{"inputs": [str(archive)]}], 0)
+    summary = tasks.ingest_batch(batches[0], plan)
+    assert summary["counts"] == {"indexed": 9, "unchanged": 0, "duplicate": 0, "rejected": 1}
+    assert summary["skipped"] == dict(sorted(crawl.skipped.items()))
+    assert tasks.file_batches(plan) == ([], 1)  # a quiet inbox: nothing read again
     os.utime(archive, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
-    assert changed_files([str(inbox)], settings) == [str(archive)]  # touched: read again
+    assert tasks.file_batches(plan)[0] == [{"inputs": [str(archive)]}]  # touched: read again
+    settings = Settings(index=plan["index"], workers=1)
+    assert changed_files([str(inbox)], settings) == [str(archive)]
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -347,3 +365,37 @@ def test_warc_into_elasticsearch_collapses_like_the_embedded_index(
     finally:
         es.close()
         embedded.close()
+
+
+def _archive_of(path: Path, records: int) -> Path:
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    for i in range(records):
+        page = b"<html><body><p>" + f"page {i} ".encode() * 8000 + b"</p></body></html>"
+        writer.write_record(
+            writer.create_warc_record(
+                f"https://big.example/{i}",
+                "response",
+                payload=io.BytesIO(page),
+                http_headers=headers,
+            )
+        )
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_an_archive_is_read_one_record_at_a_time(tmp_path: Path) -> None:
+    """Memory does not grow with the archive: a file of 40 records and one of 320 (about
+    25 MB of pages) are read with the same peak of Python allocations."""
+    import tracemalloc
+
+    peaks = []
+    for records in (40, 320):
+        archive = _archive_of(tmp_path / f"{records}.warc.gz", records)
+        tracemalloc.start()
+        count = sum(1 for raw in read_file(archive, MAX_BYTES) if raw.rejection is None)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert count == records
+    assert peaks[1] < 1.5 * peaks[0] + 256 * 1024, peaks
