@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -358,9 +359,11 @@ def summarize(
     listed_unchanged = int(listed_unchanged or 0)
     totals = {k: 0 for k in OUTCOME_KEYS}
     totals["unchanged"] = listed_unchanged
+    skipped: Counter[str] = Counter()
     for s in batches:
         for key, n in (s.get("counts") or {}).items():
             totals[key] = totals.get(key, 0) + int(n)
+        skipped.update({why: int(n) for why, n in (s.get("skipped") or {}).items()})
     if not batches and not listed_unchanged:
         log.info("nothing to do: no inputs")
     else:
@@ -373,12 +376,17 @@ def summarize(
             " (dry run)" if plan.get("dry_run") else "",
             outcome_table(batches, totals, listed_unchanged),
         )
+    if skipped:
+        from etl.pipeline import skipped_text
+
+        log.info("skipped (web archive records that are not articles): %s", skipped_text(skipped))
     return {
         "batches": len(batches),
         "counts": totals,
         "statuses": sorted({str(s.get("status", "")) for s in batches}),
         "run_ids": [str(s.get("run_id", "")) for s in batches],
         "listed_unchanged": listed_unchanged,
+        "skipped": dict(sorted(skipped.items())),
         "dry_run": bool(plan.get("dry_run")),
     }
 

@@ -283,6 +283,8 @@ def test_the_ingest_files_tasks_take_an_archive_from_the_inbox_until_it_is_read(
     summary = tasks.ingest_batch(batches[0], plan)
     assert summary["counts"] == {"indexed": 9, "unchanged": 0, "duplicate": 0, "rejected": 1}
     assert summary["skipped"] == dict(sorted(crawl.skipped.items()))
+    report = tasks.summarize([summary], plan, 0)  # the report task: totals of every batch
+    assert report["skipped"] == summary["skipped"]
     assert tasks.file_batches(plan) == ([], 1)  # a quiet inbox: nothing read again
     os.utime(archive, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
     assert tasks.file_batches(plan)[0] == [{"inputs": [str(archive)]}]  # touched: read again
