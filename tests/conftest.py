@@ -15,6 +15,7 @@ from etl.settings import Settings
 if TYPE_CHECKING:
     from etl.backends.elasticsearch import ElasticsearchBackend
     from tests.es_double import EsDouble
+    from tests.host_clock import ClockLog
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "articles"
@@ -79,3 +80,11 @@ def es_backend(es_settings: Settings) -> Iterator[ElasticsearchBackend]:
     backend = ElasticsearchBackend.from_settings(es_settings)
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> ClockLog:
+    """The fetcher's per-host clock, recorded (tests/host_clock.py)."""
+    from tests.host_clock import record_host_clock
+
+    return record_host_clock(monkeypatch)

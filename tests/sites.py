@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -273,9 +272,3 @@ def _flaky(_request: Request, count: int) -> Reply:
     if count == 1:
         return Reply(429, b"slow down", {"Retry-After": "1", "Content-Type": "text/plain"})
     return Reply(200, article_html(9), HTML)
-
-
-def min_gap(requests: list[Request]) -> float:
-    """Smallest time between consecutive request arrivals (inf for fewer than two)."""
-    times = sorted(r.time for r in requests)
-    return min((b - a for a, b in itertools.pairwise(times)), default=float("inf"))

@@ -12,7 +12,8 @@ import pytest
 import etl.fetch as fetch_module
 from etl.settings import Settings
 from etl.url_discovery import InvalidURL, canonicalize, discover_urls, read_list_file
-from tests.sites import XML, Reply, Site, min_gap, news_site, running
+from tests.host_clock import ClockLog
+from tests.sites import XML, Reply, Site, news_site, running
 
 RATE = 20.0
 
@@ -87,7 +88,7 @@ def test_list_file(tmp_path: Path) -> None:
     assert all(r.kind == "url" for r in rejected)
 
 
-def test_feeds_and_sitemaps(site: Site) -> None:
+def test_feeds_and_sitemaps(site: Site, clock: ClockLog) -> None:
     u = site.url
     urls, rejected = discover_urls(
         [u("/articles/1")],
@@ -101,7 +102,7 @@ def test_feeds_and_sitemaps(site: Site) -> None:
     # Fetched through our fetcher: robots.txt read, rate respected, our user agent.
     assert site.requests_for("/robots.txt")
     assert site.requests_for("/sitemap-articles.xml.gz")  # the nested sitemap
-    assert min_gap(site.log) >= 1 / RATE - 0.015
+    clock.check_polite(site.host, 1 / RATE)
     assert {r.headers["user-agent"] for r in site.log} == {cfg().user_agent}
 
 

@@ -81,6 +81,7 @@ from etl.sqlite_util import connect
 INDEX_FORMAT = 3  # PRAGMA user_version of index files this code writes and reads
 HISTOGRAM_WIDTH = {"year": 4, "month": 7, "day": 10}
 SNIPPET_TOKENS = 24
+RANK_SCALE = 1e15  # BM25 ranks are read as integers of this many units per 1.0
 # Date facet values are kept to the day ("2025-03-14"); a filter value more precise than that
 # is checked against the stored document.
 DATE_VALUE_CHARS = 10
@@ -590,7 +591,7 @@ class SqliteBackend:
         with self._snapshot() as postings:
             mask = postings.alive.copy()
             want = request.offset + request.size
-            ranked: tuple[Ints, npt.NDArray[np.float64]] | None = None
+            ranked: tuple[Ints, Ints] | None = None
             if match and want > request.offset:  # hits wanted: ranks with the matches
                 ranked = self._ranks(match, postings.size)
                 text = np.zeros(postings.size, dtype=np.bool_)
@@ -635,17 +636,18 @@ class SqliteBackend:
         out[rowids[rowids < size]] = True
         return out
 
-    def _ranks(self, expression: str, size: int) -> tuple[Ints, npt.NDArray[np.float64]]:
-        """The matching documents and their BM25 ranks (FTS5's rank: lower is better), one
-        pass of the full-text index computed in SQLite, handed over as two strings."""
+    def _ranks(self, expression: str, size: int) -> tuple[Ints, Ints]:
+        """The matching documents and their BM25 ranks (FTS5's rank, lower is better, in units
+        of 1e-15: integers print and parse faster than reals, a fifth of this pass), one pass
+        of the full-text index computed in SQLite, handed over as two strings."""
         row = self._fts(
-            "SELECT group_concat(rowid), group_concat(rank) FROM articles_fts "
+            "SELECT group_concat(rowid), "
+            f"group_concat(CAST(rank * {RANK_SCALE:.0e} AS INTEGER)) FROM articles_fts "
             "WHERE articles_fts MATCH ? AND rank MATCH ?",
             expression,
             self._rank,
         )
-        rowids = _ints(row[0])
-        ranks = np.fromstring(row[1] or "", dtype=np.float64, sep=",")
+        rowids, ranks = _ints(row[0]), _ints(row[1])
         known = rowids < size  # committed after this reader's postings: not seen yet
         return rowids[known], ranks[known]
 
@@ -725,9 +727,7 @@ class SqliteBackend:
         return out
 
     # --- the page -----------------------------------------------------------------------------
-    def _best(
-        self, ranked: tuple[Ints, npt.NDArray[np.float64]], mask: Mask, want: int
-    ) -> list[tuple[int, float]]:
+    def _best(self, ranked: tuple[Ints, Ints], mask: Mask, want: int) -> list[tuple[int, float]]:
         """The first ``want`` hits under ``mask`` by BM25 (best first; ties: newest, then id)."""
         rowids, ranks = ranked
         keep = mask[rowids]
@@ -737,10 +737,10 @@ class SqliteBackend:
             best = ranks <= threshold
             rowids, ranks = rowids[best], ranks[best]
         order = np.argsort(ranks, kind="stable")
-        candidates = [(float(ranks[i]), int(rowids[i])) for i in order]
-        return [(n, -rank) for rank, n in self._break_ties(candidates)][:want]
+        candidates = [(int(ranks[i]), int(rowids[i])) for i in order]
+        return [(n, -rank / RANK_SCALE) for rank, n in self._break_ties(candidates)][:want]
 
-    def _break_ties(self, ranked: list[tuple[float, int]]) -> list[tuple[float, int]]:
+    def _break_ties(self, ranked: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Equal scores: newest first, then by id (as Elasticsearch's sort)."""
         ranks = [rank for rank, _ in ranked]
         tied = [
