@@ -8,16 +8,17 @@ Layout (index format 3; every field comes from ``mappings/fields.json``):
   ``n`` (AUTOINCREMENT) is never reused: a replaced document gets a new ``n``, and
   ``article_tombstones`` records the old one.
 * ``articles_fts``: FTS5 over the text fields (Porter-stemmed, diacritics folded), ranked by
-  BM25 with the schema's field weights (title above body) set as its ``rank``. No prefix
+  BM25 with the schema's field weights (title above body), given with each query. No prefix
   index: ``glaci*`` reads the term range (the prefix index doubled the full-text index's size).
+  Segments merge 16 at a time (``automerge``), so indexing does not slow down as it grows.
 * ``article_facet_ids``: per document, its facet values as ids into ``article_values`` (the
-  append-only dictionary of (facet field, value)), 4 bytes each, in a narrow table that loads
-  fast.
+  append-only dictionary of (facet field, value); dates to the day), 4 bytes each, in a narrow
+  table that loads fast.
 
 Search never copies the hits into a table. Per query:
 
 1. postings in memory (numpy arrays of (document, value) per facet field, a mask of live
-   documents), loaded once per backend (about 0.1 s per 100,000 documents) and then brought up
+   documents), loaded once per backend (0.2-0.3 s per 100,000 documents) and then brought up
    to date from what was added and removed since: the highest document, tombstone and value
    numbers, read inside the search's read transaction, say whether anything changed (exact,
    where ``PRAGMA data_version`` read before the transaction could miss a commit in between);
@@ -31,18 +32,19 @@ Search never copies the hits into a table. Per query:
    snippets only for the hits on the page.
 
 Why SQLite FTS5 and not tantivy. Both measured on the benchmark's 100,000 records
-(``bench/bench_scale.py``, 2 shared cores): tantivy 0.27 (official Python bindings) returns a
-BM25 top 10 with an exact count in under 1 ms even for a word in every document (block-max
-WAND) and three terms aggregations in 18 ms; FTS5 must compute BM25 for every match to rank
-them, about 1 us a match: 30 ms for a word in 30% of the documents, 90-170 ms (machine load)
-for "said", in 99%. Everything else answers in a few ms with the structures above. FTS5 keeps
-the index one SQLite file shared safely by several processes (WAL), with the ledger inside it,
-transactional with the documents, with the same Porter stemming and snippets as before
-(Elasticsearch parity holds). Tantivy would add a second store beside the file (an index
-directory with a single-writer lock) that has to be kept consistent with the documents and the
-ledger across crashes, its own analyzers to match Elasticsearch, and snippets without stored
-text. So: FTS5, with a frequent word (in most documents) the one case above 100 ms; a tantivy
-backend behind the same interface is the way past it if that case matters.
+(``bench/bench_scale.py``, 2 shared cores; figures in ``bench/README.md``): tantivy 0.27
+(official Python bindings) returns a BM25 top 10 with an exact count in under 1 ms even for a
+word in every document (block-max WAND) and three terms aggregations in 18 ms; FTS5 must
+compute BM25 for every match to rank them, about 0.7 us a match: 25 ms p50 for a word in 30%
+of the documents with three facets, 71 ms for "said" (in 99%), more when the machine is busy.
+Everything else answers in 4-30 ms. Every target of the issue is met (p95 <= 100 ms), the
+frequent word with the least headroom. FTS5 keeps the index one SQLite file shared safely by
+several processes (WAL), with the ledger inside it, transactional with the documents, with the
+same Porter stemming and snippets as before (Elasticsearch parity holds). Tantivy would add a
+second store beside the file (an index directory with a single-writer lock) to keep consistent
+with the documents and the ledger across crashes, its own analyzers to match Elasticsearch,
+and snippets without stored text: worth it only if a word in most of several hundred thousand
+documents must answer within 100 ms; a tantivy backend behind the same interface is the way.
 """
 
 from __future__ import annotations
@@ -163,7 +165,6 @@ class _FieldPostings:
     docs: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     locals: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _chunks: list[tuple[Ints, Ints]] = field(default_factory=list)
-    _order: Ints | None = None  # local ids sorted by value (ties in facet counts)
     _bytes: npt.NDArray[np.bytes_] | None = None  # values as bytes (dates: prefix compares)
     _prefixes: dict[int, tuple[list[str], Ints]] = field(default_factory=dict)
 
@@ -172,7 +173,7 @@ class _FieldPostings:
         start = len(self.values)
         self.values.extend(values)
         self.ids.update(zip(values, range(start, start + len(values)), strict=True))
-        self._order = self._bytes = None
+        self._bytes = None
         self._prefixes = {}
         return np.arange(start, start + len(values), dtype=np.int64)
 
@@ -196,11 +197,6 @@ class _FieldPostings:
         out = np.zeros(size, dtype=np.bool_)
         out[self.docs[selected[self.locals]]] = True
         return out
-
-    def value_order(self) -> Ints:
-        if self._order is None or len(self._order) != len(self.values):
-            self._order = np.argsort(np.array(self.values, dtype=object)).astype(np.int64)
-        return self._order
 
     def as_bytes(self) -> npt.NDArray[np.bytes_]:
         if self._bytes is None or len(self._bytes) != len(self.values):
