@@ -239,7 +239,8 @@ def _markdown_title_and_text(content: str) -> tuple[str, str]:
     if heading is not None:
         title = heading.text_content().strip()
         heading.getparent().remove(heading)
-    blocks = [el.text_content().strip() for el in root.iterchildren()]
+    # Elements only: an HTML comment or processing instruction in the Markdown is no text.
+    blocks = [el.text_content().strip() for el in root.iterchildren() if isinstance(el.tag, str)]
     return title, "\n".join(b for b in blocks if b)
 
 

@@ -178,6 +178,12 @@ def lone_surrogate_record() -> str:
     return json.dumps({"url": "https://news.example/a", "text": "Lone \ud800 " + story("Faro")})
 
 
+def comment_not_in_text(settings: Settings, name: str) -> None:
+    (doc,) = [d for d in documents(settings) if d["source"].endswith(name)]
+    assert doc["title"] == "Sintra approves tram line"
+    assert "Sintra" in doc["text"] and "draft" not in doc["text"]
+
+
 def deep_json(depth: int) -> str:
     return "[" * depth + "]" * depth
 
@@ -245,6 +251,18 @@ CASES = [
             + "</ul></nav></body></html>",
         ),
         {"nav.html": ("rejected", "not an article")},
+    ),
+    Case(
+        # Found by tests/fuzz/fuzz_extract.py: a comment in Markdown failed the extraction.
+        "markdown-with-an-html-comment",
+        write(
+            "notes.md",
+            "# Sintra approves tram line\n\n<!-- draft: do not publish -->\n\n"
+            + ARTICLE.replace("Porto", "Sintra")
+            + "\n<?php echo 1; ?>\n",
+        ),
+        {"notes.md": ("indexed", "")},
+        check=lambda settings, report: comment_not_in_text(settings, "notes.md"),
     ),
     Case(
         "legacy-encoding",
