@@ -91,6 +91,27 @@ def inbox_dir() -> str:
     return os.environ.get("ARTICLE_ETL_INBOX") or DEFAULT_INBOX
 
 
+def path_roots() -> list[str]:
+    """The folders whose files a triggered run may read: the inbox, and the folders of
+    ``ARTICLE_ETL_PATH_ROOTS`` (separated by ``:``). Anyone who can trigger a DAG can name
+    ``paths``; without this, any file the worker can read could be indexed and searched."""
+    extra = (os.environ.get("ARTICLE_ETL_PATH_ROOTS") or "").split(os.pathsep)
+    return [inbox_dir(), *(r.strip() for r in extra if r.strip())]
+
+
+def paths_outside(paths: Sequence[str], roots: Sequence[str]) -> list[str]:
+    """The paths that are not inside one of ``roots`` once resolved (symlinks followed, so a
+    link in the inbox to /etc is outside); a path that names ``..`` is refused as it is."""
+    real_roots = [os.path.realpath(os.path.expanduser(r)) for r in roots]
+    outside = []
+    for path in paths:
+        real = os.path.realpath(os.path.expanduser(path))
+        inside = any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in real_roots)
+        if ".." in Path(path).parts or not inside:
+            outside.append(path)
+    return outside
+
+
 def index_asset() -> Asset:
     from airflow.sdk import Asset
 

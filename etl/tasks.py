@@ -108,6 +108,12 @@ def plan_file_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = No
                 f"the inbox folder {paths[0]} does not exist: create or mount it, or set "
                 "ARTICLE_ETL_INBOX"
             )
+    elif outside := p.paths_outside(paths, roots := p.path_roots()):
+        problems.append(
+            f"{len(outside)} path(s) outside the folders this DAG may read "
+            f"({', '.join(roots)}; set ARTICLE_ETL_INBOX or ARTICLE_ETL_PATH_ROOTS): "
+            + ", ".join(outside)
+        )
     elif missing := p.missing_paths(paths):
         problems.append(
             f"{len(missing)} path(s) do not exist on the worker (cwd {Path.cwd()}): "

@@ -29,6 +29,9 @@ paths=("$ROOT/examples/articles")
 if [[ -d "$ROOT/../shared/seeds" ]]; then
     paths+=("$(cd "$ROOT/../shared/seeds" && pwd)")
 fi
+# A triggered run reads only below the inbox and ARTICLE_ETL_PATH_ROOTS: allow what we pass.
+ARTICLE_ETL_PATH_ROOTS="$(IFS=:; echo "${paths[*]}")"
+export ARTICLE_ETL_PATH_ROOTS
 reprocess=false
 [[ "${DEMO_REPROCESS:-0}" == 1 ]] && reprocess=true
 conf="$("$PY" -c 'import json, sys

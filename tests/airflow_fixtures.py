@@ -75,6 +75,8 @@ def airflow_env(home: Path, **extra: str) -> dict[str, str]:
     env.update(
         {
             "AIRFLOW_HOME": str(home),
+            # Triggered paths must lie in these: the examples and this test's own folder.
+            "ARTICLE_ETL_PATH_ROOTS": os.pathsep.join([str(ROOT / "examples"), str(home)]),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

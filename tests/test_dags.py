@@ -214,12 +214,34 @@ def test_first_task_refuses_bad_inputs_with_clear_messages(
         ),
         ("plan_file_run", {"paths": None, "index": None, "batch_size": 25}, None),
     ]
-    env = {**parse_env, "ARTICLE_ETL_INBOX": str(tmp_path / "no-inbox")}
+    # paths outside the folders a trigger may read: the system's files, a link out, ".."
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "link-to-etc").symlink_to("/etc")
+    cases += [
+        ("plan_file_run", {"paths": ["/etc/passwd"]}, None),
+        ("plan_file_run", {"paths": [str(allowed / "link-to-etc")]}, None),
+        ("plan_file_run", {"paths": [f"{allowed}/../urls.txt"]}, None),
+        ("plan_file_run", {"paths": [str(allowed)]}, None),
+    ]
+    env = {
+        **parse_env,
+        "ARTICLE_ETL_INBOX": str(tmp_path / "no-inbox"),
+        "ARTICLE_ETL_PATH_ROOTS": f"{allowed}:{tmp_path}/nope:{tmp_path}",
+    }
     out = result_of(run_python(CHECKS_SCRIPT, env, json.dumps(cases)))
     missing, unknown, good, scheme, listed, no_list, empty, repeated, reindex, url_batches = out[
         :10
     ]
-    null_urls, null_files = out[10:]
+    null_urls, null_files = out[10:12]
+    system, link_out, dotdot, inside = out[12:]
+    env["ARTICLE_ETL_PATH_ROOTS"] = str(allowed)  # tmp_path itself no longer allowed
+    (dotdot,) = result_of(run_python(CHECKS_SCRIPT, env, json.dumps([cases[-2]])))
+    for refused in (system, link_out, dotdot):
+        assert not refused["ok"] and "outside the folders this DAG may read" in refused["message"]
+        assert "ARTICLE_ETL_PATH_ROOTS" in refused["message"]
+    assert "/etc/passwd" in system["message"] and "link-to-etc" in link_out["message"]
+    assert inside["ok"] and inside["plan"]["paths"] == [str(allowed.resolve())]
 
     assert not missing["ok"] and "do not exist" in missing["message"]
     assert str(tmp_path / "nope") in missing["message"]
