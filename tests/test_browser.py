@@ -459,18 +459,20 @@ def test_a_bad_value_in_the_form_starts_no_run(ui: Ui, api: AirflowApi) -> None:
     assert {r["dag_run_id"] for r in api.runs("ingest_files")} == before
 
 
-def test_a_missing_path_fails_the_first_task_with_one_line(ui: Ui, api: AirflowApi) -> None:
-    missing = "/nonexistent/article-folder"
+def test_a_path_outside_the_inbox_fails_the_first_task_with_one_line(
+    ui: Ui, api: AirflowApi
+) -> None:
+    outside = "/etc"  # readable by the worker, but not a folder a trigger may name
     dialog = ui.open_trigger_form("ingest_files")
     dialog.get_by_role("button", name="What to ingest").click()
-    dialog.locator("textarea[name=element_paths]").fill(missing)
-    ui.shot("missing-path-typed")
+    dialog.locator("textarea[name=element_paths]").fill(outside)
+    ui.shot("outside-path-typed")
     submit = dialog.get_by_test_id("trigger-dag-submit")
     expect(submit).to_be_enabled()
     submit.click()
     expect(ui.page).to_have_url(re.compile(r"/dags/ingest_files/runs/.+"))
     run_id = _run_id_from(ui.page.url, "ingest_files")
-    assert api.run("ingest_files", run_id)["conf"]["paths"] == [missing]
+    assert api.run("ingest_files", run_id)["conf"]["paths"] == [outside]
 
     run = api.wait_until_done("ingest_files", run_id, RUN_TIMEOUT)
     assert run["state"] == "failed"
@@ -479,10 +481,10 @@ def test_a_missing_path_fails_the_first_task_with_one_line(ui: Ui, api: AirflowA
     ui.run_page(run_id)
     ui.shot("run-failed")
 
-    expected = "ingest_files: invalid parameters: 1 path(s) do not exist on the worker"
+    expected = "ingest_files: invalid parameters: 1 path(s) outside the folders this DAG may read"
     log = ui.task_log("ingest_files", run_id, "check_inputs", expected)
     ui.shot("check-inputs-log")
-    assert missing in log
+    assert outside in log
     # The first error of the log is the whole message, on one line; Airflow's traceback follows.
     errors = [
         r
@@ -490,4 +492,4 @@ def test_a_missing_path_fails_the_first_task_with_one_line(ui: Ui, api: AirflowA
         if r.get("level") == "error"
     ]
     first = str(errors[0]["event"])
-    assert first.startswith(expected) and missing in first and "\n" not in first
+    assert first.startswith(expected) and outside in first and "\n" not in first
