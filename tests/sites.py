@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -272,3 +273,23 @@ def _flaky(_request: Request, count: int) -> Reply:
     if count == 1:
         return Reply(429, b"slow down", {"Retry-After": "1", "Content-Type": "text/plain"})
     return Reply(200, article_html(9), HTML)
+
+
+def fake_dns(table: dict[str, list[str]]) -> Any:
+    """A ``socket.getaddrinfo`` stand-in answering from ``table`` (host -> addresses)."""
+
+    def resolve(host: str, port: int, *_args: Any) -> list[tuple[Any, ...]]:
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (
+                socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (ip, port),
+            )
+            for ip in table[host]
+        ]
+
+    return resolve

@@ -17,7 +17,7 @@ from etl.fetch import Fetcher, FetchError, fetch_inputs, host_of
 from etl.netguard import NetGuard, parse_networks
 from etl.pipeline import ingest
 from etl.settings import Settings
-from tests.sites import Reply, article_html, news_site, running
+from tests.sites import Reply, article_html, fake_dns, news_site, running
 
 DEADLINE = 2.0
 
@@ -165,24 +165,6 @@ def test_fetching_refuses_credentials_even_without_discovery(tmp_path: Path) -> 
         (result,) = fetch_inputs([url], cfg(), cache_path=tmp_path / "cache.db")
         assert result.rejection == "URL contains a user name or password"
         assert site.log == []
-
-
-def fake_dns(table: dict[str, list[str]]) -> Any:
-    def resolve(host: str, port: int, *_args: Any) -> list[tuple[Any, ...]]:
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            (
-                socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                socket.SOCK_STREAM,
-                6,
-                "",
-                (ip, port),
-            )
-            for ip in table[host]
-        ]
-
-    return resolve
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import etl.fetch as fetch_module
 from etl.fetch import Fetcher, FetchError, fetch_inputs
 from etl.netguard import BlockedAddress, NetGuard, parse_networks, why_blocked
 from etl.settings import Settings
-from tests.sites import article_html, news_site, running
+from tests.sites import article_html, fake_dns, news_site, running
 
 
 @pytest.mark.parametrize(
@@ -88,24 +88,6 @@ def test_metadata_needs_an_exact_allowlist_entry() -> None:
 def test_bad_network_is_named() -> None:
     with pytest.raises(ValueError, match="ARTICLE_ETL_ALLOWED_NETWORKS: 'nope'"):
         parse_networks(["nope"])
-
-
-def fake_dns(table: dict[str, list[str]]) -> Any:
-    def resolve(host: str, port: int, *_args: Any) -> list[tuple[Any, ...]]:
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            (
-                socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                socket.SOCK_STREAM,
-                6,
-                "",
-                (ip, port),
-            )
-            for ip in table[host]
-        ]
-
-    return resolve
 
 
 def test_every_resolved_address_is_checked() -> None:
