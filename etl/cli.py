@@ -547,8 +547,16 @@ def search(
         _fail(str(exc), code=2)
     finally:
         backend.close()
+    # Articles without a publication date are in no bucket: say how many, so a histogram
+    # never reads as if it covered every match.
+    undated = None
+    if histogram and result.stories is None:
+        undated = result.total - sum(b.count for b in result.histogram)
     if as_json:
-        _print_json(result.as_dict())
+        data = result.as_dict()
+        if undated is not None:
+            data["undated"] = undated
+        _print_json(data)
         return
     stories = ""
     if result.stories is not None:
@@ -575,10 +583,11 @@ def search(
         for v in values:
             table.add_row(escape(v.value), str(v.count))
         out.print(table)
-    if result.histogram:
-        out.print(
-            "[bold]published[/]: " + "  ".join(f"{b.value}: {b.count}" for b in result.histogram)
-        )
+    if result.histogram or undated:
+        buckets = [f"{b.value}: {b.count}" for b in result.histogram]
+        if undated:
+            buckets.append(f"undated: {undated}")
+        out.print("[bold]published[/]: " + "  ".join(buckets))
 
 
 # --- show -------------------------------------------------------------------------------------

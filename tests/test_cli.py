@@ -863,3 +863,18 @@ def test_every_command_of_using_it_runs_and_finds_something(
         assert not output.startswith("0 matching"), f"{command} found nothing"
     exported = (work / "backup.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(exported) == len(list(EXAMPLES.iterdir())) + len(list(seeds.iterdir()))
+
+
+def test_the_histogram_counts_undated_articles_as_undated(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    body = " ".join(["The harbour board met to discuss the new cranes and the dredging plan."] * 8)
+    (folder / "dated.md").write_text(f"---\ntitle: Cranes\ndate: 2025-03-04\n---\n\n{body}\n")
+    (folder / "undated.txt").write_text(f"Ferry timetable changes\n\n{body} Ferries.\n")
+    index = tmp_path / "index.db"
+    assert _run(["ingest", str(folder)], index).exit_code == 0
+    data = _json(_run(["search", "--histogram", "year", "--json"], index))
+    assert data["histogram"] == [{"value": "2025", "count": 1}]
+    assert data["undated"] == 1
+    shown = _run_wide(["search", "--histogram", "year"], index)
+    assert "2025: 1" in shown.stdout and "undated: 1" in shown.stdout
