@@ -37,8 +37,10 @@ es:
 es-stop:
 	bash scripts/es_node.sh stop
 
+# The pipeline benchmark (520 documents) and the embedded index at 100,000 documents, every
+# figure beside its target. BENCH_ARGS='--runs 3' reports min / median / max.
 bench: install
-	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	-bash scripts/es_node.sh stop
@@ -54,3 +56,27 @@ airflow: install
 
 airflow-stop:
 	bash scripts/airflow_env.sh stop
+
+# Issue 16: real PostgreSQL and Redis from Debian's packages (apt-get when missing) on 127.0.0.1,
+# data in temporary folders removed by the -stop targets (PG_PORT 54329, REDIS_PORT 63799).
+.PHONY: pg pg-stop redis redis-stop celery celery-stop
+pg:
+	bash scripts/pg_node.sh start
+
+pg-stop:
+	bash scripts/pg_node.sh stop
+
+redis:
+	bash scripts/redis_node.sh start
+
+redis-stop:
+	bash scripts/redis_node.sh stop
+
+# A local Airflow 3 with the CeleryExecutor on http://127.0.0.1:8081 (AIRFLOW_PORT): metadata DB
+# in PostgreSQL, broker Redis (both started when not running), api-server, scheduler,
+# dag-processor and two Celery workers of concurrency 1; AIRFLOW_HOME .cache/airflow-celery/.
+celery: install
+	bash scripts/celery_stack.sh start
+
+celery-stop:
+	bash scripts/celery_stack.sh stop

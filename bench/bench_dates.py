@@ -3,6 +3,8 @@ per confidence level against trafilatura and htmldate alone.
 
     python bench/bench_dates.py            # summary tables and a JSON line
     python bench/bench_dates.py --verbose  # every mention and page, right or wrong
+    python bench/bench_dates.py --profile-ingest --docs 120 [--json] [--no-fast-path]
+                                           # share of ingest CPU spent parsing dates (cProfile)
 
 The labelled data is the project's own (bench/data/dates/), written for this benchmark:
 
@@ -29,11 +31,16 @@ that on held-out public gold data).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
 import json
+import pstats
 import re
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,7 +49,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from etl.dates import DateMention, DocDates, mentions_in_text  # noqa: E402
+from etl.dates import DocDates, mentions_in_text  # noqa: E402
+from etl.record import DateMention  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "dates"
 MARK = re.compile(r"\[\[([^|\]]+)\|([^\]]+)\]\]")
@@ -163,7 +171,8 @@ def bench_mentions(verbose: bool) -> dict[str, Any]:
 def bench_speed() -> dict[str, Any]:
     """Normalising the gold phrases against 200 publication dates, without spaCy: how many
     reach dateparser, and phrases per second with cold and warm caches."""
-    import etl.dates as dates
+    from etl.dates import dateparser_adapter, normalise_mentions
+    from etl.dates import normalise as normaliser
 
     phrases = []
     for line in (DATA / "sentences.jsonl").open(encoding="utf-8"):
@@ -171,7 +180,7 @@ def bench_speed() -> dict[str, Any]:
         phrases += [plain[s:e] for s, e in gold_phrases(plain, golds)]
     refs = [date.fromordinal(date(2010, 1, 1).toordinal() + 11 * k) for k in range(200)]
     calls = 0
-    real = dates._date_data_parser
+    real = dateparser_adapter.date_data_parser
 
     class Counting:
         def __init__(self, inner: Any) -> None:
@@ -182,21 +191,21 @@ def bench_speed() -> dict[str, Any]:
             calls += 1
             return self.inner.get_date_data(text)
 
-    dates._date_data_parser = lambda base: Counting(real(base))  # type: ignore[assignment]
+    dateparser_adapter.date_data_parser = lambda base: Counting(real(base))  # type: ignore[assignment]
     try:
-        dates._normalise_one.cache_clear()
-        dates._dateparser_fallback.cache_clear()
+        normaliser.normalise_one.cache_clear()
+        dateparser_adapter.dateparser_fallback.cache_clear()
         started = time.perf_counter()
         n = 0
         for ref in refs:
-            n += len(dates.normalise_mentions(phrases, ref))
+            n += len(normalise_mentions(phrases, ref))
         cold = time.perf_counter() - started
         started = time.perf_counter()
         for ref in refs:
-            dates.normalise_mentions(phrases, ref)
+            normalise_mentions(phrases, ref)
         warm = time.perf_counter() - started
     finally:
-        dates._date_data_parser = real  # type: ignore[assignment]
+        dateparser_adapter.date_data_parser = real
     total = len(phrases) * len(refs)
     print(
         f"\nNormaliser: {len(phrases)} phrases x {len(refs)} publication dates: "
@@ -299,10 +308,179 @@ def bench_pages(verbose: bool) -> dict[str, Any]:
     }
 
 
+# Where the profiled time is attributed: a function belongs to the first group whose path
+# fragment its file's path contains. The mention normaliser and the page-date rules are apart:
+# only the first parses date phrases; the second picks a page's date (and calls htmldate).
+PROFILE_GROUPS = {
+    "date mentions (etl.dates)": ("/etl/dates/", "/etl/dates.py"),
+    "page dates (etl.dates.pubdate)": (
+        "/etl/dates/pubdate.py",
+        "/etl/dates/page_evidence.py",
+        "/etl/pubdate.py",
+    ),
+    "dateparser": ("/dateparser/",),
+    "htmldate": ("/htmldate/",),
+}
+# dateparser called directly by the mention normaliser (its import excluded: that goes
+# through importlib); the rest of dateparser's time comes from other callers (etl.extract).
+DATEPARSER_FROM_DATES = "dateparser, called by etl.dates"
+
+
+def _group_of(filename: str) -> str | None:
+    # The most specific fragment wins: pubdate.py and page_evidence.py lie inside etl/dates/.
+    best: tuple[int, str] | None = None
+    for group, fragments in PROFILE_GROUPS.items():
+        for fragment in fragments:
+            if fragment in filename and (best is None or len(fragment) > best[0]):
+                best = (len(fragment), group)
+    return best[1] if best else None
+
+
+def _is_transparent(func: tuple[str, int, str]) -> bool:
+    # C functions (any, sorted, exec: cProfile files them under "~") and the import machinery
+    # run on behalf of whoever called them.
+    return func[0] == "~" or func[0].startswith("<frozen importlib")
+
+
+def inclusive_seconds(stats: pstats.Stats) -> dict[str, float]:
+    """Seconds spent inside each group, its callees included: the cumulative time of every call
+    into the group from a function outside it, so nested calls are counted once.
+
+    A C function (``any``, ``exec``) or the import machinery may sit between two functions of
+    a group: a call into the group from one counts for the share of its time that was itself
+    called from outside the group."""
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+
+    def outside_share(func: Any, group: str, depth: int = 0) -> float:
+        callers = table[func][4] if func in table else {}
+        total = sum(edge[3] for edge in callers.values())
+        if not total or depth > 20:
+            return 1.0
+        outside = 0.0
+        for caller, edge in callers.items():
+            if _group_of(caller[0]) == group:
+                continue
+            weight = outside_share(caller, group, depth + 1) if _is_transparent(caller) else 1.0
+            outside += edge[3] * weight
+        return float(outside / total)
+
+    out = dict.fromkeys(PROFILE_GROUPS, 0.0)
+    out[DATEPARSER_FROM_DATES] = 0.0
+    for func, (_cc, _nc, _tt, _ct, callers) in table.items():
+        group = _group_of(func[0])
+        if group is None:
+            continue
+        for caller, edge in callers.items():
+            caller_group = _group_of(caller[0])
+            if caller_group == group:
+                continue
+            share = outside_share(caller, group) if _is_transparent(caller) else 1.0
+            out[group] += edge[3] * share
+            if group == "dateparser" and caller_group == "date mentions (etl.dates)":
+                out[DATEPARSER_FROM_DATES] += edge[3]
+    return out
+
+
+@contextlib.contextmanager
+def without_fast_path() -> Iterator[None]:
+    """Every phrase with a digit asked to dateparser, uncached, before the rules: the cost of
+    parsing without the project's rules and caches (the rules still decide the values)."""
+    from etl.dates import dateparser_adapter
+    from etl.dates import normalise as normaliser
+    from etl.dates.vocabulary import clean_phrase
+
+    cached = normaliser.normalise_one
+    uncached = cached.__wrapped__
+
+    def dateparser_first(text: str, ref: date | None, tense: str) -> Any:
+        phrase = clean_phrase(text)[0]
+        if any(c.isdigit() for c in phrase):
+            dateparser_adapter.ask_dateparser(phrase, ref)
+        return uncached(text, ref, tense)
+
+    normaliser.normalise_one = dateparser_first  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        normaliser.normalise_one = cached
+
+
+def profile_ingest(docs: int, fast_path: bool = True) -> dict[str, Any]:
+    """The pipeline's processing (extract, then enrich with spaCy and dates) of the benchmark
+    corpus in one process under cProfile: the share of its time spent in each group."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_pipeline import DEFAULT_SOURCES, PIPELINE_BATCH, build_corpus
+
+    from etl.enrich import load_nlp
+    from etl.process import ProcessOptions, process_batch
+    from etl.settings import Settings
+    from etl.sources import discover, read_inputs
+
+    settings = Settings.from_env()
+    options = ProcessOptions(settings.spacy_model, settings.nlp_batch_size, settings.min_words)
+    with tempfile.TemporaryDirectory(prefix="bench-dates-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        build_corpus([s for s in DEFAULT_SOURCES if s.exists()], corpus, docs)
+        raws = list(read_inputs(discover([corpus]), settings.max_input_bytes))
+    load_nlp(settings.spacy_model)  # the model load is not ingest work
+    # CPU time, not wall time: other processes on the machine do not move the shares.
+    profiler = cProfile.Profile(time.process_time)
+    processed = 0
+    started = time.perf_counter()
+    with contextlib.nullcontext() if fast_path else without_fast_path():
+        profiler.enable()
+        for i in range(0, len(raws), PIPELINE_BATCH):
+            processed += len(process_batch(raws[i : i + PIPELINE_BATCH], options))
+        profiler.disable()
+    wall = time.perf_counter() - started
+    stats = pstats.Stats(profiler)
+    total: float = stats.total_tt  # type: ignore[attr-defined]
+    seconds = inclusive_seconds(stats)
+    print(
+        f"\nIngest processing profiled: {processed} documents, {total:.1f} CPU s under cProfile "
+        f"({wall:.1f} s wall)"
+    )
+    print(f"{'inside':34} {'CPU s':>8} {'share':>7}")
+    for group, value in seconds.items():
+        print(f"{group:34} {value:>8.2f} {value / total:>7.1%}")
+    return {
+        "documents": processed,
+        "fast_path": fast_path,
+        "profiled_cpu_seconds": round(total, 2),
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "share": {k: round(v / total, 4) for k, v in seconds.items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--verbose", action="store_true", help="print every mention and page")
+    parser.add_argument(
+        "--profile-ingest",
+        action="store_true",
+        help="only profile the pipeline's processing of the benchmark corpus (bench_pipeline's "
+        "varied copies of the example articles) and print the share of time in date parsing",
+    )
+    parser.add_argument(
+        "--docs", type=int, default=120, help="documents for --profile-ingest (default: 120)"
+    )
+    parser.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="with --profile-ingest: ask dateparser about every phrase with a digit, uncached, "
+        "to measure what the rules and caches save",
+    )
+    parser.add_argument("--json", action="store_true", help="with --profile-ingest: JSON only")
     args = parser.parse_args(argv)
+    if args.profile_ingest:
+        if args.json:
+            with contextlib.redirect_stdout(sys.stderr):
+                profile = profile_ingest(args.docs, not args.no_fast_path)
+            print(json.dumps({"benchmark": "dates-profile", "profile": profile}))
+        else:
+            profile_ingest(args.docs, not args.no_fast_path)
+        return 0
     mentions = bench_mentions(args.verbose)
     speed = bench_speed()
     pages = bench_pages(args.verbose)

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from etl import pipeline  # noqa: E402
-from etl.backends.sqlite import SqliteBackend  # noqa: E402
+from etl.backends.sqlite.backend import SqliteBackend  # noqa: E402
 from etl.enrich import load_nlp  # noqa: E402
 from etl.settings import DEFAULT_MODEL, Settings  # noqa: E402
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
-from etl import es_admin
-from etl.backends.elasticsearch import ElasticsearchBackend
+from etl.backends.elasticsearch import admin as es_admin
+from etl.backends.elasticsearch.backend import ElasticsearchBackend
 from etl.enrich import enrich, load_nlp
 from etl.extract import extract
 from etl.process import process_stream
@@ -49,21 +49,11 @@ def prepared_articles(count: int) -> list[Article]:
     nlp = load_nlp(Settings().spacy_model)
     base = []
     for raw in read_inputs(discover([ROOT / "examples" / "articles"]), 10 * 1024 * 1024):
-        article = extract(raw)
-        enrich([article], nlp)
-        base.append(article)
+        base.extend(enrich([extract(raw)], nlp))
     out = []
     for i in range(count):
         a = base[i % len(base)]
-        out.append(
-            dataclasses.replace(
-                a,
-                id=f"bench-{i:07d}",
-                text=f"{a.text} Copy {i}.",
-                entities=list(a.entities),
-                date_mentions=list(a.date_mentions),
-            )
-        )
+        out.append(dataclasses.replace(a, id=f"bench-{i:07d}", text=f"{a.text} Copy {i}."))
     return out
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from etl.fetch import fetch_inputs  # noqa: E402
 from etl.settings import Settings  # noqa: E402
+from etl.web.dispatch import fetch_inputs  # noqa: E402
 from tests.sites import Reply, Site, article_route  # noqa: E402
 
 

@@ -51,11 +51,10 @@ from pathlib import Path
 from typing import Any
 
 from etl.backends.base import SearchRequest, SearchResult
-from etl.backends.sqlite import SqliteBackend
-from etl.dates import DateMention
+from etl.backends.sqlite.backend import SqliteBackend
 from etl.extract import extract
 from etl.process import process_stream
-from etl.record import Article, Entity, make_id, text_fingerprint
+from etl.record import Article, DateMention, Entity, make_id, text_fingerprint
 from etl.sources import discover, read_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -383,7 +382,7 @@ def build_index(path: Path, docs: int, batch: int, seed: int, progress: bool) ->
     finally:
         backend.close()
     checkpoint = SqliteBackend(path)  # the WAL folded into the file: its real size
-    checkpoint._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     checkpoint.close()
     size = path.stat().st_size + sum(
         p.stat().st_size

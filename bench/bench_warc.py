@@ -52,7 +52,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from etl import pipeline
-from etl.backends.sqlite import SqliteBackend
+from etl.backends.sqlite.backend import SqliteBackend
 from etl.clusters import StoryClusters
 from etl.record import Article, make_id, text_fingerprint
 from etl.settings import Settings
@@ -336,15 +336,16 @@ def quality(versions: list[tuple[int, list[str]]], work: Path) -> dict[str, Any]
         return original(self, doc_ids)
 
     StoryClusters._signatures = spy  # type: ignore[method-assign]
+    found: dict[str, str] = {}
     try:
         with StoryClusters(work / "quality.db") as store:
             started = time.perf_counter()
             for start in range(0, len(articles), 8):  # batches as the pipeline sends them
-                store.assign(articles[start : start + 8])
+                for assigned in store.assign(articles[start : start + 8]):
+                    found[assigned.article.id] = assigned.article.story_cluster
             elapsed = time.perf_counter() - started
     finally:
         StoryClusters._signatures = original  # type: ignore[method-assign]
-    found = {a.id: a.story_cluster for a in articles}
     result = pairwise(truth, found)
     result.update(
         seconds=round(elapsed, 3),

@@ -11,38 +11,28 @@ Trigger it by hand with other files or folders (``paths``), another index (``ind
 for none). Where it indexes: the Airflow connection ``elasticsearch_default`` when defined,
 else the embedded index at ``ARTICLE_ETL_INDEX``.
 
-Every task body is one call into ``etl.tasks``; nothing heavy is imported at parse time.
+Every task body is one call into ``etl.orchestration.tasks``; nothing heavy is imported at
+parse time.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
-from etl import params as p
-from etl import tasks
+from etl.orchestration import params as p
+from etl.orchestration import policy, tasks
+from etl.settings import Settings
 
 INDEX = p.index_asset()
-# Tasks that touch the index (or the network) retry with exponential backoff: 30 s, 60 s,
-# 120 s. A transient outage of the index leaves the batch's inputs pending, not failed.
-INDEX_RETRIES: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=10),
-}
 
 
 @dag(
     dag_id="ingest_files",
-    schedule=p.env_schedule("ARTICLE_ETL_SCHEDULE", p.DEFAULT_SCHEDULE),
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,  # two runs would both see the same changed files
+    schedule=Settings.from_env().schedule,
     params=p.file_params(),
-    default_args={"retries": 0},  # bad input is not fixed by retrying
+    **policy.dag_arguments(),
     tags=["article-etl", "ingest"],
     doc_md=__doc__,
 )
@@ -58,11 +48,7 @@ def ingest_files() -> None:
         get_current_context()["ti"].xcom_push(key="unchanged", value=unchanged)
         return batches
 
-    @task(
-        map_index_template="{{ batch_label }}",
-        max_active_tis_per_dagrun=tasks.max_parallel_batches(),
-        **INDEX_RETRIES,
-    )
+    @task(**policy.batch_task_arguments())
     def ingest_batch(batch: tasks.Batch, plan: tasks.Plan) -> dict[str, Any]:
         get_current_context()["batch_label"] = tasks.batch_label(batch)  # type: ignore[typeddict-unknown-key]
         return tasks.ingest_batch(batch, plan)

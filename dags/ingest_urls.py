@@ -4,7 +4,7 @@ URLs come from ``urls`` and the list file ``url_list`` (default ``ARTICLE_ETL_UR
 URL a line); feeds and sitemaps (defaults ``ARTICLE_ETL_FEEDS`` / ``ARTICLE_ETL_SITEMAPS``) are
 expanded to their pages when fetched. URLs go in batches of ``batch_size``, each feed and
 sitemap in a batch of its own; the batches are mapped task instances. Fetching (robots.txt,
-per-host rate limits, conditional requests) is ``etl.fetch``'s, behind ``etl.pipeline.ingest``.
+per-host rate limits, conditional requests) is ``etl.web``'s, behind ``etl.pipeline.ingest``.
 
 Schedule: ``ARTICLE_ETL_URL_SCHEDULE`` (cron or preset); manual only when unset. The
 ``article-etl://index`` asset is updated only when something was indexed.
@@ -12,32 +12,22 @@ Schedule: ``ARTICLE_ETL_URL_SCHEDULE`` (cron or preset); manual only when unset.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
-from etl import params as p
-from etl import tasks
+from etl.orchestration import params as p
+from etl.orchestration import policy, tasks
+from etl.settings import Settings
 
 INDEX = p.index_asset()
-# Fetching and indexing both touch the network: retry with exponential backoff.
-NETWORK_RETRIES: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=10),
-}
 
 
 @dag(
     dag_id="ingest_urls",
-    schedule=p.env_schedule("ARTICLE_ETL_URL_SCHEDULE", None),
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,  # overlapping runs would fetch the same pages twice
+    schedule=Settings.from_env().url_schedule,
     params=p.url_params(),
-    default_args={"retries": 0},
+    **policy.dag_arguments(),
     tags=["article-etl", "ingest"],
     doc_md=__doc__,
 )
@@ -50,11 +40,7 @@ def ingest_urls() -> None:
     def make_batches(plan: tasks.Plan) -> list[tasks.Batch]:
         return tasks.url_batches(plan)
 
-    @task(
-        map_index_template="{{ batch_label }}",
-        max_active_tis_per_dagrun=tasks.max_parallel_batches(),
-        **NETWORK_RETRIES,
-    )
+    @task(**policy.batch_task_arguments())
     def ingest_batch(batch: tasks.Batch, plan: tasks.Plan) -> dict[str, Any]:
         get_current_context()["batch_label"] = tasks.batch_label(batch)  # type: ignore[typeddict-unknown-key]
         return tasks.ingest_batch(batch, plan)

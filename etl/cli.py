@@ -13,7 +13,7 @@ import re
 import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
@@ -26,7 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from etl.cli_help import PlainHelpCommand, PlainHelpGroup
-from etl.settings import Settings
+from etl.settings import Settings, debug_requested
 
 try:  # typer >= 0.2x carries its own click: its usage errors derive from TyperException
     from typer import TyperException as _ClickError
@@ -35,8 +35,10 @@ except ImportError:  # pragma: no cover - older typer on click
 
 if TYPE_CHECKING:
     from etl.backends.base import IndexBackend
+    from etl.outcomes import InputOutcome, ProgressCallback, RunReport
 
 MAX_HITS = 10_000  # hits per page, as Elasticsearch's default max_result_window
+MAX_TABLE_ROWS = 200  # inputs listed after an ingest; --json has them all
 ENTITY_LABELS = {
     "person": "people",
     "organization": "organizations",
@@ -108,7 +110,7 @@ class _Group(PlainHelpGroup):
             _error_line("aborted")
             code = 1
         except Exception as exc:
-            if os.environ.get("ARTICLE_ETL_DEBUG"):
+            if debug_requested():
                 raise
             _error_line(
                 f"unexpected {type(exc).__name__}: {exc} (ARTICLE_ETL_DEBUG=1 shows the traceback)"
@@ -226,7 +228,7 @@ def _open_backend(settings: Settings) -> IndexBackend:
 
 def _require_index(settings: Settings) -> None:
     """The embedded index must exist (looking must not create an empty one) and be an index."""
-    from etl.backends.sqlite import check_index_file
+    from etl.backends.sqlite.storage import check_index_file
 
     if settings.uses_elasticsearch:
         return
@@ -306,7 +308,8 @@ def ingest(
     A path that does not exist is an error (exit 2) and nothing is ingested. --include and
     --exclude leaving no file is not: the command says so and records an empty run.
     """
-    from etl.backends.base import IndexSetupError, NotAnIndexError, TransientIndexError
+    from etl.backends.base import NotAnIndexError
+    from etl.errors import SetupError, TransientError
     from etl.pipeline import ingest as run_ingest
 
     if not (inputs or feed or sitemap or url_list):
@@ -325,25 +328,27 @@ def ingest(
     if paths and not (urls or feed or sitemap or url_list):
         _say_when_nothing_matches(paths, settings)
     _check_index_files(settings)  # the ledger is opened even by a dry run
+    bar = _progress_bar(paths, settings) if not as_json and err.is_terminal else nullcontext()
     try:
-        report = run_ingest(
-            inputs or [],
-            settings,
-            reprocess=reprocess,
-            dry_run=dry_run,
-            feeds=feed or (),
-            sitemaps=sitemap or (),
-            url_lists=[str(p) for p in url_list or ()],
-            progress=not as_json and err.is_terminal,
-        )
-    except TransientIndexError as exc:
+        with bar as advance:
+            report = run_ingest(
+                inputs or [],
+                settings,
+                reprocess=reprocess,
+                dry_run=dry_run,
+                feeds=feed or (),
+                sitemaps=sitemap or (),
+                url_lists=[str(p) for p in url_list or ()],
+                on_outcome=advance,
+            )
+    except TransientError as exc:
         _fail(
             f"{exc} (nothing more was recorded; run the same command again to index the "
             "pending inputs)"
         )
     except NotAnIndexError as exc:
         _fail(str(exc), code=2)
-    except IndexSetupError as exc:
+    except SetupError as exc:
         _fail(str(exc))
     except sqlite3.DatabaseError as exc:
         _fail(f"the index or ledger failed: {exc}")
@@ -381,7 +386,7 @@ def _say_when_nothing_matches(paths: list[str], settings: Settings) -> None:
 
 def _check_index_files(settings: Settings) -> None:
     """Refuse an --index (or ledger) that is not one before anything is written into it."""
-    from etl.backends.sqlite import check_index_file
+    from etl.backends.sqlite.storage import check_index_file
 
     with _index_errors(settings):
         if not settings.uses_elasticsearch:
@@ -389,37 +394,55 @@ def _check_index_files(settings: Settings) -> None:
         check_index_file(settings.ledger_path)
 
 
-def _outcome_table(report: Any) -> None:
-    shown = [o for o in report.outcomes if o.outcome.value != "unchanged"]
-    if shown:
-        table = Table(title=f"run {report.run_id}", show_lines=False)
-        table.add_column("input", overflow="fold")
-        table.add_column("outcome")
-        table.add_column("detail", overflow="fold")
-        colours = {"indexed": "green", "duplicate": "yellow", "rejected": "red"}
-        for o in shown[:200]:
-            detail = o.reason or o.title
-            table.add_row(
-                escape(_shown_path(o.source)),
-                f"[{colours.get(o.outcome.value, '')}]{o.outcome.value}[/]",
-                escape(detail),
-            )
-        out.print(table)
-        if len(shown) > 200:
-            out.print(f"... and {len(shown) - 200} more (see --json)")
+@contextmanager
+def _progress_bar(paths: list[str], settings: Settings) -> Iterator[ProgressCallback]:
+    """A progress bar on stderr, advanced by each input's outcome (``on_outcome``)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from etl.sources import discover, is_warc_file
+
+    files = discover(paths, settings.include, settings.exclude) if paths else []
+    # A web archive holds an unknown number of inputs: no total then.
+    total = 0 if any(is_warc_file(f) for f in files) else len(files)
+    columns = (
+        TextColumn("[bold]ingesting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as prog:
+        task = prog.add_task("ingest", total=total or None, last="")
+
+        def advance(outcome: InputOutcome) -> None:
+            last = f"{outcome.outcome.value}: {Path(outcome.source).name[:40]}"
+            prog.update(task, advance=1, last=escape(last))
+
+        yield advance
+
+
+def _outcome_table(report: RunReport) -> None:
+    from etl.outcomes import input_rows, outcome_table, skipped_line
+
+    rows = input_rows(report.outcomes, hide_unchanged=True)
+    if rows:
+        shown = [[_shown_path(row[0]), *row[1:]] for row in rows[:MAX_TABLE_ROWS]]
+        out.print(f"run {report.run_id}", highlight=False)
+        out.print(
+            outcome_table(("input", "outcome", "detail"), shown),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        if len(rows) > MAX_TABLE_ROWS:
+            out.print(f"... and {len(rows) - MAX_TABLE_ROWS} more (see --json)")
     counts = "  ".join(f"{k}: {v}" for k, v in report.counts.items())
     out.print(
         f"[bold]{counts}[/]  ({report.elapsed_s:.1f}s, index {escape(redact(report.index))})",
         highlight=False,
     )
     if report.skipped:
-        from etl.pipeline import skipped_text
-
-        out.print(
-            f"skipped {sum(report.skipped.values())} web archive record(s) that are not "
-            f"articles: {escape(skipped_text(report.skipped))}",
-            highlight=False,
-        )
+        out.print(escape(skipped_line(report.skipped)), highlight=False)
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -873,7 +896,7 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """The last runs and their outcome counts, from the ledger."""
-    from etl.backends.sqlite import check_index_file
+    from etl.backends.sqlite.storage import check_index_file
     from etl.ledger import Ledger
 
     settings = _settings(index)
@@ -989,7 +1012,7 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
 
 def _mount_subcommands() -> None:
     try:
-        from etl.cli_es import es_app, kibana_app
+        from etl.backends.elasticsearch.cli import es_app, kibana_app
     except ImportError:  # the Elasticsearch commands are optional extras of this CLI
         return
     app.add_typer(es_app, name="es", help="Elasticsearch: setup, reindex, status.")

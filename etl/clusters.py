@@ -29,7 +29,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -187,8 +187,9 @@ class _Buckets:
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    doc_id: str
-    cluster_id: str
+    """The story one article was given: the record with it, and the article it joined."""
+
+    article: Article  # with its ``story_cluster``: the story's id, or its own for a new story
     similarity: float  # estimated Jaccard with the article it joined (0: a story of its own)
     joined: str | None  # the document it was found closest to
 
@@ -258,21 +259,20 @@ class StoryClusters:
         self._conn.execute("COMMIT")
 
     def assign(self, articles: Sequence[Article]) -> list[Assignment]:
-        """Give each article its story (``article.story_cluster``), in order: an article may
-        join the story of one before it in the same call. Its signature is kept."""
+        """Give each article its story (a new record with ``story_cluster``), in order: an
+        article may join the story of one before it in the same call. Its signature is kept."""
         signatures = [signature(a.text) for a in articles]  # outside the write lock
-        out: list[Assignment] = []
         with self._transaction():
-            for article, sig in zip(articles, signatures, strict=True):
-                found = self._assign_one(article.id, sig)
-                article.story_cluster = found.cluster_id
-                out.append(found)
-        return out
+            return [
+                self._assign_one(article, sig)
+                for article, sig in zip(articles, signatures, strict=True)
+            ]
 
-    def _assign_one(self, doc_id: str, sig: LeanMinHash | None) -> Assignment:
+    def _assign_one(self, article: Article, sig: LeanMinHash | None) -> Assignment:
+        doc_id = article.id
         self._forget(doc_id)  # processed again: compared afresh, never with itself
         if sig is None:
-            return Assignment(doc_id, doc_id, 0.0, None)
+            return Assignment(replace(article, story_cluster=doc_id), 0.0, None)
         pairs = self._buckets.keys(sig)
         scored = [
             (float(sig.jaccard(other_sig)), cluster, other)
@@ -281,16 +281,16 @@ class StoryClusters:
         # The closest article; equally close ones: the smaller story id (deterministic).
         best = min(scored, key=lambda s: (-s[0], s[1], s[2]), default=None)
         if best is not None and best[0] >= JOIN_THRESHOLD:
-            assignment = Assignment(doc_id, best[1], best[0], best[2])
+            found = Assignment(replace(article, story_cluster=best[1]), best[0], best[2])
         else:
-            assignment = Assignment(doc_id, doc_id, 0.0, None)
+            found = Assignment(replace(article, story_cluster=doc_id), 0.0, None)
         self._conn.execute(
             "INSERT INTO ledger_story_docs(doc_id, cluster_id, signature, added_at) "
             "VALUES (?, ?, ?, ?)",
-            (doc_id, assignment.cluster_id, _to_blob(sig), now_iso()),
+            (doc_id, found.article.story_cluster, _to_blob(sig), now_iso()),
         )
         self._buckets.add(doc_id, pairs)
-        return assignment
+        return found
 
     def _signatures(self, doc_ids: Sequence[str]) -> Iterator[tuple[str, str, LeanMinHash]]:
         for i in range(0, len(doc_ids), 500):
@@ -349,7 +349,7 @@ class ClusteringBackend:
 
     def upsert(self, articles: Sequence[Article]) -> list[IndexResult]:
         if articles:
-            self.clusters.assign(articles)
+            articles = [found.article for found in self.clusters.assign(articles)]
         results = self.inner.upsert(articles)
         # Refused by the index: not in it, so nobody's closest article. (A failure of the
         # whole batch leaves the signatures: the inputs stay pending and are assigned again.)

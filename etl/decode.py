@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
+from etl.errors import InputRejected
+
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -22,7 +24,7 @@ _CONTROL = bytes(set(range(32)) - {9, 10, 12, 13})
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class NotText(ValueError):
+class NotText(InputRejected, ValueError):
     """The bytes are not text (binary) or cannot be decoded."""
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from functools import cache
 from typing import Any
 
 from etl.dates import DocDates
-from etl.entities import LABEL_TYPES, Mention, clean_name, resolve_entities, shouted_lines
+from etl.entities import Mention, resolve_entities
+from etl.entity_names import shouted_lines
 from etl.record import Article, Warning_
 
 log = logging.getLogger(__name__)
-
-__all__ = ["LABEL_TYPES", "Mention", "clean_name", "enrich", "load_nlp", "resolve_entities"]
 
 # Components NER needs, and the tagger (on the shared tok2vec, cheap): the tense of a sentence
 # places a date mention such as "August" (etl.dates); everything else is excluded when loading.
@@ -52,45 +52,54 @@ def model_version(nlp: Any) -> str:
 
 
 def enrich(articles: Sequence[Article], nlp: Any, *, batch_size: int = 16) -> list[Article]:
-    """Adds entities, date mentions and the model to each article (in place; also returned).
+    """The articles with their entities, date mentions and the model that found them (new
+    records, in the same order).
 
     Articles in a language the model does not speak get no entities and a warning."""
     model_lang = str(getattr(nlp, "lang", "en"))
     version = model_version(nlp)
-    todo = [a for a in articles if not a.language or a.language == model_lang]
-    for article in articles:
-        article.model = version
-        if article not in todo:
-            article.add_warning(Warning_.LANGUAGE_NOT_SUPPORTED_BY_NER)
+    spoken = [not a.language or a.language == model_lang for a in articles]
+    enriched = [
+        replace(a, model=version)
+        if ok
+        else replace(a, model=version).with_warnings(Warning_.LANGUAGE_NOT_SUPPORTED_BY_NER)
+        for a, ok in zip(articles, spoken, strict=True)
+    ]
+    todo = [i for i, ok in enumerate(spoken) if ok]
     # A text longer than the model takes at once (spaCy refuses it with error E088) goes
     # through in parts, cut between paragraphs or sentences; its mentions are pooled.
     limit = int(getattr(nlp, "max_length", 0) or 0)
     parts: list[str] = []
     owners: list[int] = []
-    for i, article in enumerate(todo):
-        pieces = split_for_nlp(article.text, limit) if limit else [article.text]
+    for i in todo:
+        text = enriched[i].text
+        pieces = split_for_nlp(text, limit) if limit else [text]
         if len(pieces) > 1:
-            article.add_warning(Warning_.NER_CHUNKED)
+            enriched[i] = enriched[i].with_warnings(Warning_.NER_CHUNKED)
             log.warning(
                 "%s: %d characters, more than the model's max_length %d: entities found in %d "
                 "parts",
-                article.source,
-                len(article.text),
+                enriched[i].source,
+                len(text),
                 limit,
                 len(pieces),
             )
         parts.extend(pieces)
         owners.extend([i] * len(pieces))
-    found: list[list[Mention]] = [[] for _ in todo]
-    dates = [DocDates() for _ in todo]
+    found: dict[int, list[Mention]] = {i: [] for i in todo}
+    dates = {i: DocDates() for i in todo}
     docs = nlp.pipe(parts, batch_size=batch_size)
     for owner, part, doc in zip(owners, parts, docs, strict=True):
         found[owner].extend(mentions_of(doc))
-        dates[owner].add(todo[owner].text, part, doc)
-    for article, mentions, in_text in zip(todo, found, dates, strict=True):
-        article.entities = resolve_entities(mentions)
-        article.date_mentions = in_text.mentions(article.text, _reference(article))
-    return list(articles)
+        dates[owner].add(enriched[owner].text, part, doc)
+    for i in todo:
+        article = enriched[i]
+        enriched[i] = replace(
+            article,
+            entities=resolve_entities(found[i]),
+            date_mentions=dates[i].mentions(article.text, _reference(article)),
+        )
+    return enriched
 
 
 def split_for_nlp(text: str, limit: int) -> list[str]:

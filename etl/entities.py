@@ -1,15 +1,12 @@
-"""Entity names and their resolution within one document: what the facets show.
+"""Entities of one document, resolved across its mentions: what the facets show.
 
 Pure (no model): ``resolve_entities`` takes the model's mentions of one document and returns its
 entities, each with one name, one type, a mention count and the other forms as aliases.
 
 The rules, in order:
 
-1. **Names** keep meaningful punctuation ("U.S.", "Apple Inc.", "Martin Luther King Jr."), lose
-   quotes, possessives and a leading "the"; people lose titles and role words ("President",
-   "Defender", "Gen."; a royal title stays before a single name: "King Charles"); people,
-   organisations and places lose a trailing score or number ("Crystal Palace 2"). A "person"
-   with a lower-case word in the middle ("gibt der Patient") is no name.
+1. **Names** are cleaned as a reader writes them (``etl.entity_names``: titles and role words
+   off, "U.S." and "Inc." kept, quotes, possessives and scores dropped).
 2. **Headlines**: a mention inside an all-capitals line ("BURE SUSPENDED"), or a person written
    in capitals, never creates an entity on its own: it only counts for a name the document
    also writes normally.
@@ -42,6 +39,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from etl import places
+from etl.entity_names import (
+    GENERIC_ORGS,
+    ORG_WORDS,
+    PARTICLES,
+    clean_name,
+    initials,
+    is_acronym,
+    is_all_caps,
+    is_capitalised,
+    person_name,
+    person_tokens,
+    split_trailing_number,
+    without_legal_suffix,
+)
 from etl.record import Entity
 
 # spaCy (OntoNotes) labels -> our entity types. Everything else (numbers, money, ...) is dropped.
@@ -57,207 +68,20 @@ LABEL_TYPES = {
     "WORK_OF_ART": "work",
     "LAW": "law",
 }
-
-
-def _words(text: str) -> list[str]:
-    return text.split()
+# Types whose names may carry a trailing score or number ("Crystal Palace 2").
+_NUMBERED_TYPES = frozenset({"person", "organization", "location"})
 
 
 @dataclass(frozen=True, slots=True)
 class Mention:
+    """One span the model tagged in a document's text."""
+
     text: str
     label: str  # spaCy label
     shouted: bool = False  # inside an all-capitals line: a headline, a kicker, a label
 
 
-# --- 1. names ---------------------------------------------------------------------------------
-
-_QUOTES_AND_BRACKETS = "\"'“”‘’«»()[]{}"
-_EDGE_PUNCT = _QUOTES_AND_BRACKETS + ".,;:!?–—-*•·/|"
-_POSSESSIVE = re.compile(r"(?:['’]s|(?<=s)['’])$")
-# Words whose full stop belongs to them: dotted initials (U.S., D.C.) and the usual
-# abbreviations at the end of names.
-_KEEP_FINAL_DOT = re.compile(
-    r"(?:(?:^|[\s(])(?:[A-Za-z]\.){2,}|\b(?:Inc|Jr|Sr|Jnr|Snr|Co|Corp|Ltd|Bros|St|Mt|Ft|Pty|Cie|"
-    r"Assn|Intl|Dept|Univ|Cos|Hldgs|Mfg)\.)$"
-)
-_TRAILING_NUMBER = re.compile(r"^(.*[^\W\d_].*?)\s+(\d{1,3}(?:\s*[-–:]\s*\d{1,3})?)$")
-_NUMBER_KEEPERS = frozenset({"of", "no", "no.", "#", "number"})
-_NUMBERED_TYPES = frozenset({"person", "organization", "location"})
-
-# Titles and role words before a person's name: honours, offices, ranks, jobs, positions.
-_ROLE_WORDS = frozenset(
-    _words("""
-    mr mrs ms miss mx dr doctor prof professor sir dame lord lady madam rev reverend fr father
-    rabbi imam cardinal archbishop bishop ayatollah mullah
-    president vice prime premier chancellor minister secretary senator sen rep representative
-    congressman congresswoman congressmember assemblyman assemblywoman councillor councilor
-    councilman councilwoman alderman governor gov lt lieutenant mayor deputy judge justice
-    magistrate attorney general gen solicitor prosecutor sheriff commissioner ambassador envoy
-    speaker chairman chairwoman chair chairperson ceo cfo coo cto founder co-founder cofounder
-    chief executive director head boss leader spokesman spokeswoman spokesperson
-    colonel col major maj captain capt sergeant sgt corporal cpl private pvt admiral adm
-    commander cmdr marshal brigadier officer detective det inspector insp constable
-    superintendent supt agent
-    coach manager defender midfielder striker forward goalkeeper keeper goalie winger fullback
-    full-back centre-back center-back playmaker quarterback pitcher catcher outfielder
-    infielder shortstop linebacker receiver guard centre batsman batter bowler wicketkeeper
-    skipper jockey trainer driver rider cyclist sprinter runner swimmer boxer wrestler
-    rookie veteran star teammate
-    singer actor actress rapper author writer novelist poet journalist reporter columnist
-    editor presenter host anchor analyst economist strategist lawyer scientist researcher
-    candidate nominee challenger incumbent
-    former ex late then acting interim incoming outgoing current new retired
-    foreign home defence defense interior finance treasury health education energy economy
-    economic trade environment agriculture transport transportation labor labour culture
-    justice state federal national regional party opposition majority minority
-    senior junior assistant associate managing executive general
-    """)
-)
-# Royal and religious titles stay before a single name: "King Charles", "Pope Francis".
-_ROYAL = frozenset(
-    _words(
-        "king queen prince princess pope emperor empress sultan sheikh shaikh emir duke duchess "
-        "crown saint"
-    )
-)
-_ROMAN = re.compile(r"^(?:I{1,3}|IV|VI{0,3}|IX|X{1,2}I{0,3})$")
-_NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "jnr", "snr", "ii", "iii", "iv"})
-# Lower-case words that belong inside names: "bin Salman", "van Gogh", "al-Assad".
-_PARTICLES = frozenset(
-    _words(
-        "bin bint ibn al el ul van von der den de del della dei di da das dos du la le lo ter ten "
-        "y e zu af av op"
-    )
-)
-# ... and those a name may start with: "de Gaulle", "bin Laden", "al-Assad" (not "der Patient").
-_LEADING_PARTICLES = frozenset(_words("bin bint ibn al el van von de di da du la le"))
-# Words of organisations' names: a name with one of these is no personal name.
-_ORG_WORDS = frozenset(
-    _words("""
-    inc corp co ltd plc llc ag sa se nv gmbh group holdings bank banks fund capital partners
-    company companies corporation association union league club fc cf united city council
-    committee commission ministry department agency authority office bureau board institute
-    university college school academy hospital foundation trust party movement front army
-    force forces police court parliament congress senate assembly government airlines airways
-    air motors energy oil gas power telecom media news times post press television radio
-    network systems technologies technology labs services international global national
-    federal state royal society church team racing
-    """)
-)
-# Legal suffixes: "Apple Inc." is "Apple" where the document also says "Apple".
-# One generic word is no organisation's name on its own ("Secretary of State" -> "State").
-_GENERIC_ORGS = frozenset(
-    _words(
-        "state party group company team club department ministry office board agency committee "
-        "council government administration army navy police military court bank firm"
-    )
-)
-_LEGAL_SUFFIX = re.compile(
-    r",?\s+(?:Inc\.?|Corp\.?|Ltd\.?|L\.?L\.?C\.?|PLC|plc|AG|SA|S\.A\.|SE|NV|N\.V\.|GmbH|"
-    r"Co\.(?:,?\s+Ltd\.?)?|LP|LLP|Pty\.?\s+Ltd\.?)$"
-)
-_STOP_INITIALS = frozenset({"of", "the", "and", "for", "de", "la", "du", "des", "&"})
-
-
-def clean_name(text: str) -> str:
-    """Names without quotes, possessives or a leading "the"; meaningful full stops kept.
-
-    "“Putin’s" -> "Putin"; "the United Nations" -> "United Nations"; "U.S.’s" -> "U.S.";
-    "Apple Inc." stays; "Jones." -> "Jones"."""
-    name = " ".join(text.split()).lstrip(_EDGE_PUNCT)
-    while True:
-        before = name
-        name = name.rstrip(_EDGE_PUNCT.replace(".", ""))
-        name = _POSSESSIVE.sub("", name)
-        if name.endswith(".") and not _KEEP_FINAL_DOT.search(name):
-            name = name[:-1]
-        if name == before:
-            break
-    if name[:4].lower() == "the " and len(name) > 4:
-        name = name[4:]
-    return name.strip()
-
-
-def split_trailing_number(name: str) -> tuple[str, str]:
-    """ "Crystal Palace 2" -> ("Crystal Palace", "2"); "Atletico Madrid 2-1" -> ("Atletico
-    Madrid", "2-1"); "Group of 20" stays whole."""
-    match = _TRAILING_NUMBER.match(name)
-    if not match or match.group(1).split()[-1].lower() in _NUMBER_KEEPERS:
-        return name, ""
-    return match.group(1).rstrip(" ,;:–-"), match.group(2)
-
-
-def person_name(name: str) -> str:
-    """A person's name without titles or role words; "" when it is no personal name.
-
-    "Defender Hassan Abbas" -> "Hassan Abbas"; "Gen. Mark Milley" -> "Mark Milley";
-    "President Trump" -> "Trump"; "King Charles" stays; "gibt der Patient" -> ""."""
-    tokens = name.split()
-    stripped: list[str] = []
-    while len(tokens) > 1 and _is_role(tokens[0]):
-        stripped.append(tokens.pop(0))
-    core = [t for t in tokens if not _ROMAN.match(t)]
-    if stripped and len(core) == 1 and stripped[-1].lower().rstrip(".") in _ROYAL:
-        tokens.insert(0, stripped[-1].capitalize())
-    # A lower-case word that is no particle ("gibt der Patient") means this is no name.
-    if not tokens or any(not _capitalised(t) and not _particle(t) for t in tokens):
-        return ""
-    if not _capitalised(tokens[0]) and tokens[0].lower() not in _LEADING_PARTICLES:
-        return ""
-    if not _capitalised(tokens[-1]):
-        return ""
-    if any(ch.isdigit() for t in tokens for ch in t):
-        return ""
-    result = " ".join(tokens)
-    return result if sum(ch.isalpha() for ch in result) >= 2 else ""
-
-
-def _is_role(token: str) -> bool:
-    word = token.lower().rstrip(".,").replace("’", "'")
-    word = word.removeprefix("ex-").removeprefix("then-").removeprefix("vice-")
-    return word in _ROLE_WORDS or word in _ROYAL or word.removesuffix("'s") in _ROLE_WORDS
-
-
-def _capitalised(token: str) -> bool:
-    first = next((ch for ch in token if ch.isalpha()), "")
-    return bool(first) and first.isupper()
-
-
-def _particle(token: str) -> bool:
-    word = token.lower()
-    return word in _PARTICLES or word.split("-", 1)[0] in _PARTICLES or word.startswith("d'")
-
-
-def _all_caps(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    return len(letters) >= 2 and all(ch.isupper() for ch in letters)
-
-
-def _acronym(name: str) -> bool:
-    return (
-        " " not in name
-        and 2 <= len(name.replace(".", "").replace("&", "")) <= 6
-        and (_all_caps(name))
-    )
-
-
-def shouted_lines(text: str) -> list[tuple[int, int]]:
-    """The (start, end) of every all-capitals line of a text: headlines, kickers, labels.
-
-    A line is shouted when it has at least four letters and nine in ten of its cased letters
-    are capitals."""
-    spans = []
-    start = 0
-    for line in text.split("\n"):
-        cased = [ch for ch in line if ch.isalpha() and ch.lower() != ch.upper()]
-        if len(cased) >= 4 and sum(ch.isupper() for ch in cased) >= 0.9 * len(cased):
-            spans.append((start, start + len(line)))
-        start += len(line) + 1
-    return spans
-
-
-# --- 2.-5. resolution -------------------------------------------------------------------------
+# --- resolution --------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -326,12 +150,12 @@ def _collect(mentions: Sequence[Mention]) -> dict[str, _Name]:
             name, number = split_trailing_number(name)
         if etype == "person":
             name = person_name(name)
-        if len(name) < 2 or not any(_capitalised(w) for w in name.split()):
+        if len(name) < 2 or not any(is_capitalised(w) for w in name.split()):
             continue  # no name without a capital letter: "naira", "east coast"
-        if m.shouted or (_all_caps(name) and (etype == "person" or " " in name)):
+        if m.shouted or (is_all_caps(name) and (etype == "person" or " " in name)):
             weak.append((i, name, etype, number))
             continue
-        if etype == "organization" and name.casefold() in _GENERIC_ORGS:
+        if etype == "organization" and name.casefold() in GENERIC_ORGS:
             continue  # "State" of "Secretary of State": no organisation of its own
         if number and etype in ("location", "person"):
             etype = "organization"  # "Crystal Palace 2", "Everton 1": a team in a result
@@ -348,7 +172,7 @@ def _collect(mentions: Sequence[Mention]) -> dict[str, _Name]:
         forms_used[name.casefold()][name] += 1
     for key, n in strong.items():
         if forms_used.get(key):
-            best = max(n.forms, key=lambda f: (forms_used[key][f], not _all_caps(f) or " " in f))
+            best = max(n.forms, key=lambda f: (forms_used[key][f], not is_all_caps(f) or " " in f))
             n.name = best
     people_parts = _person_parts(strong)
     for _i, name, etype, number in weak:
@@ -361,7 +185,7 @@ def _collect(mentions: Sequence[Mention]) -> dict[str, _Name]:
                 match.count += 1  # "BURE" counts for Pavel Bure; no capitals alias
                 continue
         if match is not None:
-            _count(match, match.name if _all_caps(name) else name, number)
+            _count(match, match.name if is_all_caps(name) else name, number)
     for n in strong.values():
         # A number on every mention, twice or more, is part of the name ("Formula 1").
         if n.bare == 0 and len(n.numbers) == 1 and n.numbers.most_common(1)[0][1] >= 2:
@@ -393,15 +217,11 @@ def _count(n: _Name, form: str, number: str) -> None:
         n.bare += 1
 
 
-def _tokens_of_person(name: str) -> list[str]:
-    return [t for t in name.split() if t.lower() not in _NAME_SUFFIXES]
-
-
 def _person_parts(names: dict[str, _Name]) -> dict[str, str]:
     """Surname (casefolded) -> the one full name of a person it belongs to (headline lookups)."""
     found: dict[str, set[str]] = defaultdict(set)
     for n in names.values():
-        tokens = _tokens_of_person(n.name)
+        tokens = person_tokens(n.name)
         if len(tokens) > 1 and n.votes.get("person"):
             found[tokens[-1].casefold()].add(n.name)
     return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
@@ -413,12 +233,12 @@ def _persons_named_like_organisations(names: dict[str, _Name]) -> None:
     than it calls the full name an organisation, is that person: "Salem Bitar" once tagged ORG
     beside "Bitar" tagged PERSON three times."""
     for n in names.values():
-        tokens = _tokens_of_person(n.name)
+        tokens = person_tokens(n.name)
         if n.type != "organization" or not 2 <= len(tokens) <= 3:
             continue
-        if any(not _capitalised(t) or t.lower().strip(".,") in _ORG_WORDS for t in tokens):
+        if any(not is_capitalised(t) or t.lower().strip(".,") in ORG_WORDS for t in tokens):
             continue
-        if _acronym(tokens[0]):
+        if is_acronym(tokens[0]):
             continue
         surname = names.get(tokens[-1].casefold())
         if surname is None or surname.type != "person":
@@ -460,12 +280,12 @@ def _short_forms(names: dict[str, _Name]) -> dict[str, str]:
     by_part: dict[str, set[str]] = defaultdict(set)
     surnames: dict[str, set[str]] = defaultdict(set)
     for key, n in people.items():
-        parts = [t.casefold() for t in _tokens_of_person(n.name)]
+        parts = [t.casefold() for t in person_tokens(n.name)]
         if len(parts) < 2:
             continue
         surnames[parts[-1]].add(key)
         for part in parts:
-            if part not in _PARTICLES:
+            if part not in PARTICLES:
                 by_part[part].add(key)
         for i in range(1, len(parts) - 1):  # "bin Salman", "Lula da Silva"
             by_part[" ".join(parts[i:])].add(key)
@@ -482,7 +302,7 @@ def _short_forms(names: dict[str, _Name]) -> dict[str, str]:
             and " " not in n.name
             and key in surnames
             and not _known_place(n.name)
-            and not _acronym(n.name)
+            and not is_acronym(n.name)
         ):
             # The model's usual slip: the lone surname of a person the document names in full,
             # tagged as an organisation or a place ("Kushner", "Bayrou"). The reverse never
@@ -496,11 +316,11 @@ def _short_forms(names: dict[str, _Name]) -> dict[str, str]:
         if _is_place(n.name):
             continue  # "Munich" is never "Munich Re"
         matches = [k for k, o in orgs.items() if key in o.name.casefold().split()]
-        if key.strip(".") in _ORG_WORDS:
+        if key.strip(".") in ORG_WORDS:
             matches = []
-        if not matches and _acronym(n.name):
+        if not matches and is_acronym(n.name):
             letters = n.name.replace(".", "").upper()
-            matches = [k for k, o in orgs.items() if _initials(o.name) == letters]
+            matches = [k for k, o in orgs.items() if initials(o.name) == letters]
         if len(matches) == 1:
             target[key] = matches[0]
     # Chains ("Vladimir Putin" -> "Vladimir V. Putin") end at the fullest name.
@@ -525,10 +345,6 @@ def _most_named(candidates: set[str], mentioned: Counter[str]) -> str:
     return max(sorted(candidates), key=lambda c: mentioned[c])
 
 
-def _initials(name: str) -> str:
-    return "".join(w[0] for w in name.split() if w.lower() not in _STOP_INITIALS).upper()
-
-
 def _merge(names: dict[str, _Name], target: dict[str, str]) -> list[_Name]:
     """Short forms folded into the names they stand for."""
     kept = {k: n for k, n in names.items() if k not in target}
@@ -537,7 +353,7 @@ def _merge(names: dict[str, _Name], target: dict[str, str]) -> list[_Name]:
         into.count += short.count
         into.forms |= short.forms | {short.name}
     for n in kept.values():
-        bare = _LEGAL_SUFFIX.sub("", n.name)
+        bare = without_legal_suffix(n.name)
         if n.type == "organization" and bare != n.name and bare in n.forms:
             n.forms.add(n.name)
             n.name = bare
@@ -591,7 +407,7 @@ def _team_name(name: str) -> bool:
             p.kind == "state" or (p.kind in ("capital", "city") and p.population >= 500_000)
             for p in places.candidates(head)
         ):
-            return all(_capitalised(w) for w in words[cut:])
+            return all(is_capitalised(w) for w in words[cut:])
     return False
 
 

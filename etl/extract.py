@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +21,11 @@ from lxml import html as lxml_html
 from trafilatura.utils import load_html
 
 from etl.dates import parse_published
+from etl.dates.page_evidence import page_evidence
+from etl.dates.pubdate import PublishedDate, choose_published, library_date_params
 from etl.decode import NotText, decode
+from etl.errors import InputRejected
 from etl.language import detect_language, normalise_language
-from etl.pubdate import choose_published, library_date_params, page_evidence
 from etl.record import Article, Warning_, make_id, text_fingerprint
 from etl.sources import RawInput
 from etl.titles import page_hints, strip_site_name
@@ -35,7 +38,7 @@ TITLE_MAX_WORDS = 12
 
 log = logging.getLogger(__name__)
 
-# Publication dates: the rule and where dates are read on web pages is etl.pubdate.
+# Publication dates: the rule and where dates are read on web pages is etl.dates.pubdate.
 _TEXT_DATE_LINE = re.compile(
     r"^\s*(?:published|posted|date|updated|veröffentlicht|publié)\s*(?:on|am|le)?\s*[:\-–]?\s*(.{6,40})$",
     re.I | re.M,
@@ -46,7 +49,7 @@ _BYLINE_DATE_LINE = re.compile(
 )
 
 
-class Rejected(Exception):
+class Rejected(InputRejected):
     """This input can never become an article; the message is the recorded reason."""
 
 
@@ -72,10 +75,8 @@ def extract(raw: RawInput, *, min_words: int = 50) -> Article:
     else:
         article = _from_text(raw, decoded.text, markdown=media_type == "markdown")
     if decoded.guessed:
-        article.add_warning(Warning_.ENCODING_GUESSED)
-    _apply_input_metadata(article, raw)
-    _finish(article, raw, min_words)
-    return article
+        article = article.with_warnings(Warning_.ENCODING_GUESSED)
+    return _finish(_with_input_metadata(article, raw), min_words)
 
 
 def _sniff_media_type(data: bytes) -> str:
@@ -118,30 +119,27 @@ def _from_html(raw: RawInput, page: str) -> Article:
     page_url = meta.get("url") or ""
     canonical = page_url if _is_http(page_url) else ""
     url = raw.url or canonical
-    host = meta.get("hostname") or (urlsplit(url).hostname or "")
-    article = _new_article(raw, text, canonical_url=canonical)
-    article.title_original = _clean_line(meta.get("title") or "")
-    article.description = _clean_line(meta.get("description") or "")
-    article.url = url
-    article.host = host.removeprefix("www.")
-    article.site = _clean_line(meta.get("sitename") or "") or article.host
-    article.author = _split_authors(meta.get("author") or "")
-    article.category = _split_list(meta.get("categories"))
-    article.tag = _split_list(meta.get("tags"))
-    article.title = strip_site_name(
-        article.title_original,
-        [*site_names, article.site],
-        article.host,
-        headings=headings,
-        sections=article.category,
+    host = (meta.get("hostname") or urlsplit(url).hostname or "").removeprefix("www.")
+    site = _clean_line(meta.get("sitename") or "") or host
+    title_original = _clean_line(meta.get("title") or "")
+    category = _split_list(meta.get("categories"))
+    article = replace(
+        _new_article(raw, text, canonical_url=canonical),
+        title=strip_site_name(
+            title_original, [*site_names, site], host, headings=headings, sections=category
+        ),
+        title_original=title_original,
+        description=_clean_line(meta.get("description") or ""),
+        url=url,
+        host=host,
+        site=site,
+        author=_split_authors(meta.get("author") or ""),
+        category=category,
+        tag=_split_list(meta.get("tags")),
+        language_declared=_clean_line(meta.get("language") or _html_lang(tree) or ""),
     )
-    article.language_declared = _clean_line(meta.get("language") or _html_lang(tree) or "")
     published = choose_published(meta.get("date"), evidence, url, page)
-    if published:
-        article.published = published.value
-        article.published_source = published.source
-        article.published_confidence = published.confidence
-    return article
+    return _dated(article, published) if published else article
 
 
 def _mostly_links(text: str, link_texts: set[str]) -> bool:
@@ -181,26 +179,29 @@ def _from_text(raw: RawInput, content: str, *, markdown: bool) -> Article:
     bad_url = bool(front.get("url")) and not _is_http(front["url"])
     if bad_url:
         del front["url"]  # not a web address: ignored, never the article's identity
-    article = _new_article(raw, text, canonical_url=front.get("url", ""))
+    url = raw.url or front.get("url", "")
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    article = replace(
+        _new_article(raw, text, canonical_url=front.get("url", "")),
+        title=front.get("title") or title,
+        title_original=front.get("title") or title,
+        language_declared=front.get("language") or front.get("lang") or "",
+        url=url,
+        host=host,
+        site=front.get("site", "") or host,
+        author=_split_authors(front.get("author", "")),
+        tag=_split_list(front.get("tags")),
+        category=_split_list(front.get("categories")),
+        description=front.get("description", ""),
+    )
     if bad_url:
-        article.add_warning(Warning_.INVALID_METADATA)
-    article.title = article.title_original = front.get("title") or title
-    article.language_declared = front.get("language") or front.get("lang") or ""
-    article.url = raw.url or front.get("url", "")
-    article.host = (urlsplit(article.url).hostname or "").removeprefix("www.")
-    article.site = front.get("site", "") or article.host
-    article.author = _split_authors(front.get("author", ""))
-    article.tag = _split_list(front.get("tags"))
-    article.category = _split_list(front.get("categories"))
-    article.description = front.get("description", "")
+        article = article.with_warnings(Warning_.INVALID_METADATA)
     given = front.get("published") or front.get("date")
     if given:
-        _use_input_date(article, given)
+        article = _with_input_date(article, given)
     stated = None if article.published else _stated_date(body)
     if stated:
-        article.published = stated
-        article.published_source = "text"
-        article.published_confidence = "medium"
+        article = _dated(article, PublishedDate(stated, "text", "medium"))
     return article
 
 
@@ -262,55 +263,62 @@ def _stated_date(body: str) -> str | None:
 # --- Metadata given with the input ---------------------------------------------------------
 
 
-def _use_input_date(article: Article, value: object) -> None:
+def _with_input_date(article: Article, value: object) -> Article:
     """A publication date given with the input: used when it is a date (source ``input``),
     else ignored with the warning ``invalid_published``; never indexed as it is."""
     published = parse_published(value)
     if published is None:
         log.warning("%s: ignoring the publication date %r: not a date", article.source, value)
-        article.add_warning(Warning_.INVALID_PUBLISHED)
-        return
-    article.published = published
-    article.published_source = "input"
-    article.published_confidence = "high"
+        return article.with_warnings(Warning_.INVALID_PUBLISHED)
+    return _dated(article, PublishedDate(published, "input", "high"))
+
+
+def _dated(article: Article, published: PublishedDate) -> Article:
+    return replace(
+        article,
+        published=published.value,
+        published_source=published.source,
+        published_confidence=published.confidence,
+    )
 
 
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
-def _apply_input_metadata(article: Article, raw: RawInput) -> None:
+def _with_input_metadata(article: Article, raw: RawInput) -> Article:
     """``title``, ``published``, ``author``, ``language`` and ``url`` given with a JSON Lines
     record: used as given when valid; a malformed one is ignored with a warning."""
     given = raw.extra.get("metadata")
     if not given:
-        return
+        return article
     meta = json.loads(given)
     invalid = False
     if "published" in meta:
-        _use_input_date(article, meta["published"])
+        article = _with_input_date(article, meta["published"])
     title = meta.get("title")
     if isinstance(title, str) and title.strip():
-        article.title = article.title_original = _clean_line(title)
-        article.title_derived = False
+        title = _clean_line(title)
+        article = replace(article, title=title, title_original=title, title_derived=False)
     elif title is not None:
         invalid = True
     author = meta.get("author")
     if isinstance(author, str) and author.strip():
-        article.author = _split_authors(author)
+        article = replace(article, author=_split_authors(author))
     elif isinstance(author, list) and author and all(isinstance(a, str) for a in author):
-        article.author = _unique(_clean_line(a) for a in author)
+        article = replace(article, author=_unique(_clean_line(a) for a in author))
     elif author is not None:
         invalid = True
     language = meta.get("language")
     if isinstance(language, str) and _LANGUAGE_TAG.fullmatch(language.strip()):
-        article.language_declared = language.strip()
+        article = replace(article, language_declared=language.strip())
     elif language is not None:
         invalid = True
     if "url" in meta and not (isinstance(meta["url"], str) and _is_http(meta["url"])):
         invalid = True  # etl.sources kept it out of the record's URL
     if invalid:
         log.warning("%s: ignoring malformed metadata given with the input", article.source)
-        article.add_warning(Warning_.INVALID_METADATA)
+        article = article.with_warnings(Warning_.INVALID_METADATA)
+    return article
 
 
 # --- Shared -----------------------------------------------------------------------------------
@@ -331,30 +339,33 @@ def _new_article(raw: RawInput, text: str, *, canonical_url: str) -> Article:
     )
 
 
-def _finish(article: Article, raw: RawInput, min_words: int) -> None:
+def _finish(article: Article, min_words: int) -> Article:
+    """The extracted record with its title (derived when missing), its language and the
+    warnings about what is weak or missing; ``Rejected`` when the text is too short."""
     words = article.word_count
     if words < MIN_ARTICLE_WORDS:
         raise Rejected(f"not an article: only {words} words of text (minimum {MIN_ARTICLE_WORDS})")
+    warnings: list[Warning_] = []
     if words < min_words:
-        article.add_warning(Warning_.SHORT_TEXT)
+        warnings.append(Warning_.SHORT_TEXT)
     if not article.title:
-        article.title = derive_title(article.text)
-        article.title_derived = True
-        article.add_warning(Warning_.TITLE_DERIVED)
+        article = replace(article, title=derive_title(article.text), title_derived=True)
+        warnings.append(Warning_.TITLE_DERIVED)
     if not article.published:
         # Undated stays undated: the file's time (``file_modified``) says when the file was
         # written, not when the article was published.
-        article.add_warning(Warning_.NO_DATE)
+        warnings.append(Warning_.NO_DATE)
     if not article.author:
-        article.add_warning(Warning_.NO_AUTHOR)
+        warnings.append(Warning_.NO_AUTHOR)
     # The text says which language it is in; what the page declares only breaks ties for very
     # short texts, and a page that declares another language is flagged.
-    article.language = detect_language(article.text, article.language_declared)
-    if not article.language:
-        article.add_warning(Warning_.NO_LANGUAGE)
+    language = detect_language(article.text, article.language_declared)
+    if not language:
+        warnings.append(Warning_.NO_LANGUAGE)
     declared = normalise_language(article.language_declared)
-    if declared and article.language and declared != article.language:
-        article.add_warning(Warning_.LANGUAGE_MISMATCH)
+    if declared and language and declared != language:
+        warnings.append(Warning_.LANGUAGE_MISMATCH)
+    return replace(article, language=language).with_warnings(*warnings)
 
 
 def derive_title(text: str) -> str:

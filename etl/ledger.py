@@ -11,18 +11,29 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from etl.record import InputOutcome, Outcome
+from etl.containment import one_by_one_on_failure
+from etl.outcomes import InputOutcome, Outcome, Rejection
+from etl.record import PIPELINE_VERSION
+from etl.run_owner import RunOwner
 from etl.sqlite_util import connect
+
+if TYPE_CHECKING:
+    from etl.record import Article
+    from etl.sources import RawInput
+
+# Failures of the ledger's database itself (locked, disk full, I/O): about the run, not about
+# one input, so they fail the run (and its inputs stay pending) instead of rejecting inputs.
+LEDGER_FAILURES: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+# Outcomes whose input needs no work while its bytes stay the same.
+DONE = frozenset({Outcome.INDEXED.value, Outcome.DUPLICATE.value})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_runs (
@@ -33,7 +44,7 @@ CREATE TABLE IF NOT EXISTS ledger_runs (
     target      TEXT NOT NULL,            -- where it indexed (no credentials)
     counts      TEXT NOT NULL DEFAULT '{}',
     message     TEXT NOT NULL DEFAULT '',
-    owner       TEXT NOT NULL DEFAULT ''  -- JSON: the process running it (see _Process)
+    owner       TEXT NOT NULL DEFAULT ''  -- JSON: the process running it (see etl.run_owner)
 );
 CREATE TABLE IF NOT EXISTS ledger_outcomes (
     run_id       TEXT NOT NULL REFERENCES ledger_runs(run_id),
@@ -72,11 +83,16 @@ CREATE TABLE IF NOT EXISTS ledger_pending (
 CREATE INDEX IF NOT EXISTS ledger_pending_doc ON ledger_pending(doc_id);
 """
 
-# Pending entries (alias p) of a run that is running, or of one that is not (any more): left.
-_RUN_RUNNING = (
-    "EXISTS (SELECT 1 FROM ledger_runs r WHERE r.run_id = p.run_id AND r.status = 'running')"
-)
-_ENDED_RUN = f"NOT {_RUN_RUNNING}"
+
+def _run_running(alias: str) -> str:
+    """SQL: the pending entry ``alias`` is of a run that is running (else: left behind)."""
+    return (
+        f"EXISTS (SELECT 1 FROM ledger_runs r WHERE r.run_id = {alias}.run_id "
+        "AND r.status = 'running')"
+    )
+
+
+_ENDED_RUN = f"NOT {_run_running('p')}"
 
 
 def now_iso() -> str:
@@ -85,6 +101,8 @@ def now_iso() -> str:
 
 @dataclass(frozen=True, slots=True)
 class SourceState:
+    """What the ledger holds of one input: its last outcome, hashes and document."""
+
     source: str
     raw_hash: str | None
     content_hash: str | None
@@ -92,6 +110,39 @@ class SourceState:
     outcome: str
     reason: str
     pipeline: str
+    # A run that is no longer running (killed, failed) left documents pending for it: whatever
+    # its bytes, it is processed again, so that the index and the ledger converge.
+    unfinished: bool = False
+
+
+@dataclass(slots=True)
+class Triage:
+    """A window of inputs sorted by the ledger: those to process, and those settled without
+    processing (with the bytes hash to record them with)."""
+
+    to_process: list[RawInput] = field(default_factory=list)
+    settled: list[InputOutcome] = field(default_factory=list)
+    hashes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+
+def settled_outcome(
+    raw: RawInput, state: SourceState | None, *, reprocess: bool
+) -> InputOutcome | None:
+    """The outcome of an input that needs no parsing: unreadable (rejected with the reason);
+    the same bytes as last time and indexed or a duplicate then (``unchanged``); the same bytes
+    that this pipeline version rejected (``rejected`` again, same reason). None: process it."""
+    if raw.rejection:
+        return InputOutcome.rejected(raw.key, raw.rejection)
+    if reprocess or state is None or state.unfinished:
+        return None
+    same_bytes = raw.not_modified or state.raw_hash == raw.raw_hash
+    if not same_bytes:
+        return None
+    if state.outcome in DONE:
+        return InputOutcome(raw.key, Outcome.UNCHANGED, doc_id=state.doc_id)
+    if state.outcome == Outcome.REJECTED.value and state.pipeline == PIPELINE_VERSION:
+        return InputOutcome.rejected(raw.key, state.reason)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,94 +159,6 @@ class PendingDoc:
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-@dataclass(frozen=True, slots=True)
-class _Process:
-    """Who runs a run: enough to tell later, from the same machine, whether it still runs.
-
-    ``pid`` alone is not enough: pids are reused, and after a reboot or in another container
-    (another pid namespace) the same number is another process. So the process's start time
-    (``/proc/<pid>/stat``), the boot id and the pid namespace are kept too."""
-
-    host: str
-    boot: str
-    pidns: str
-    pid: int
-    start: str
-
-    @classmethod
-    def current(cls) -> _Process:
-        return cls(
-            socket.gethostname(),
-            _read("/proc/sys/kernel/random/boot_id"),
-            _pid_namespace(),
-            os.getpid(),
-            _start_time(os.getpid()) or "",
-        )
-
-    @classmethod
-    def parse(cls, text: str) -> _Process | None:
-        try:
-            data = json.loads(text)
-            return cls(
-                str(data["host"]),
-                str(data["boot"]),
-                str(data["pidns"]),
-                int(data["pid"]),
-                str(data["start"]),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def dumps(self) -> str:
-        return json.dumps(asdict(self))
-
-    def gone(self, here: _Process) -> bool | None:
-        """True when this process has certainly ended, seen from ``here``; None when it cannot
-        be told (another machine or container)."""
-        if self.host != here.host:
-            return None
-        if self.boot and here.boot and self.boot != here.boot:
-            return True  # the machine restarted since
-        if self.pidns != here.pidns:
-            return None
-        if self.start and here.start:
-            return _start_time(self.pid) != self.start  # gone, a zombie, or another process
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            return False
-        return False
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="ascii") as fh:
-            return fh.read().strip()
-    except (OSError, ValueError):
-        return ""
-
-
-def _pid_namespace() -> str:
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return ""
-
-
-def _start_time(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot); None when it is not running
-    (a zombie, killed but not yet reaped, counts as not running)."""
-    stat = _read(f"/proc/{pid}/stat")
-    if not stat:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
-        return None
-    return fields[19]
 
 
 class Ledger:
@@ -217,7 +180,7 @@ class Ledger:
         self._conn.execute(
             "INSERT INTO ledger_runs(run_id, started_at, status, target, owner) "
             "VALUES (?, ?, 'running', ?, ?)",
-            (run_id, now_iso(), target, _Process.current().dumps()),
+            (run_id, now_iso(), target, RunOwner.current().dumps()),
         )
         return run_id
 
@@ -225,27 +188,19 @@ class Ledger:
         """Runs still ``running`` whose process is gone (killed: ``kill -9``, the OOM killer,
         a reboot) become ``interrupted``; returns their ids. Only runs started on this
         machine can be judged; the others are left as they are."""
-        here = _Process.current()
+        here = RunOwner.current()
         rows = self._conn.execute(
             "SELECT run_id, owner FROM ledger_runs WHERE status='running' AND owner != ''"
         ).fetchall()
-        ended = []
-        for row in rows:
-            owner = _Process.parse(row["owner"])
-            if owner is not None and owner.gone(here):
-                ended.append((row["run_id"], owner))
-        for run_id, owner in ended:
+        owners = {row["run_id"]: RunOwner.parse(row["owner"]) for row in rows}
+        ended = {run_id: o for run_id, o in owners.items() if o is not None and o.gone(here)}
+        for run_id, owner in ended.items():
             self._conn.execute(
                 "UPDATE ledger_runs SET status='interrupted', finished_at=?, message=? "
                 "WHERE run_id=? AND status='running'",
-                (
-                    now_iso(),
-                    f"process {owner.pid} on {owner.host} ended without finishing the run "
-                    "(killed?); its inputs that were not recorded are still pending",
-                    run_id,
-                ),
+                (now_iso(), owner.ended_without_finishing(), run_id),
             )
-        return [run_id for run_id, _ in ended]
+        return list(ended)
 
     def finish_run(
         self, run_id: str, status: str, counts: dict[str, int], message: str = ""
@@ -274,17 +229,63 @@ class Ledger:
 
     # --- per-source state ---------------------------------------------------------------------
     def states(self, sources: Iterable[str]) -> dict[str, SourceState]:
-        keys = list(sources)
+        """The state of each of these sources the ledger knows (one query per 500)."""
         found: dict[str, SourceState] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
+        for chunk in _chunks(list(sources)):
             rows = self._conn.execute(
-                "SELECT source, raw_hash, content_hash, doc_id, outcome, reason, pipeline "
-                f"FROM ledger_sources WHERE source IN ({','.join('?' * len(chunk))})",
+                "SELECT source, raw_hash, content_hash, doc_id, outcome, reason, pipeline, "
+                "EXISTS (SELECT 1 FROM ledger_pending p WHERE p.source = s.source "
+                f"AND {_ENDED_RUN}) AS unfinished FROM ledger_sources s "
+                f"WHERE source IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
-            found.update({r["source"]: SourceState(**dict(r)) for r in rows})
+            found.update(
+                {r["source"]: SourceState(**{**dict(r), "unfinished": bool(r[7])}) for r in rows}
+            )
         return found
+
+    def triage(self, raws: Sequence[RawInput], *, reprocess: bool) -> Triage:
+        """Sort a window of inputs with one lookup: those to process, and those whose outcome
+        is known without processing (``settled_outcome``). When the lookup fails, each input is
+        looked up alone, so that only the inputs that cannot be looked up are rejected."""
+        states: dict[str, SourceState] = {}
+        failed: dict[str, Rejection] = {}
+        keys = [raw.key for raw in raws]
+        for chunk, result in one_by_one_on_failure(
+            self.states, keys, fatal=LEDGER_FAILURES, what="ledger lookup"
+        ):
+            if isinstance(result, Exception):
+                failed.update({key: Rejection.of(result, "ledger lookup failed") for key in chunk})
+            else:
+                states.update(result)
+        triage = Triage()
+        for raw in raws:
+            state = states.get(raw.key)
+            settled: InputOutcome | None
+            try:
+                if raw.key in failed:
+                    settled = InputOutcome.rejected(raw.key, failed[raw.key])
+                else:
+                    settled = settled_outcome(raw, state, reprocess=reprocess)
+            except LEDGER_FAILURES:
+                raise
+            except Exception as exc:
+                settled = InputOutcome.rejected(raw.key, Rejection.of(exc, "cannot be checked"))
+            if settled is None:
+                triage.to_process.append(raw)
+            else:
+                triage.settled.append(settled)
+                triage.hashes[raw.key] = (state.raw_hash if state is not None else None, None)
+        return triage
+
+    def conditional_hashes(self, urls: Iterable[str]) -> dict[str, str]:
+        """URL -> bytes hash of the pages whose answer "not modified" (HTTP 304) may be taken
+        as unchanged: indexed or a duplicate with those bytes, and not left unfinished."""
+        return {
+            key: state.raw_hash
+            for key, state in self.states(urls).items()
+            if state.raw_hash and state.outcome in DONE and not state.unfinished
+        }
 
     def settled_hashes(self, pipeline: str) -> dict[str, str]:
         """Source -> bytes hash of every input that needs no work while its bytes stay the
@@ -300,8 +301,20 @@ class Ledger:
         return {r["source"]: r["raw_hash"] for r in rows}
 
     # --- documents on their way to or from the index -------------------------------------------
-    def add_pending(self, run_id: str, entries: Iterable[tuple[str, str, str]]) -> None:
-        """Before the index is touched: (source, doc id, ``write`` or ``drop``) entries."""
+    def note_pending(
+        self, run_id: str, sources: Sequence[str], to_index: Sequence[Article]
+    ) -> None:
+        """Before the index is touched, note which documents of these inputs may change there:
+        each article about to be written, and the document each input held until now. A run
+        killed at any point after this leaves them noted, and the next run meeting an input
+        settles them (``stale_documents``): the index never keeps a document the ledger does
+        not name."""
+        entries = [(a.source, a.id, "write") for a in to_index]
+        entries += [
+            (source, state.doc_id, "drop")
+            for source, state in self.states(sources).items()
+            if state.doc_id and state.outcome == Outcome.INDEXED.value
+        ]
         stamp = now_iso()
         rows = [(run_id, source, doc_id, kind, stamp) for source, doc_id, kind in entries]
         if not rows:
@@ -313,49 +326,36 @@ class Ledger:
                 rows,
             )
 
-    def unfinished(self, sources: Iterable[str]) -> set[str]:
-        """The sources for which a run that is no longer running (killed, failed) left pending
-        documents: whatever their bytes, they must be processed again."""
-        keys = list(sources)
-        found: set[str] = set()
-        for chunk in _chunks(keys):
-            rows = self._conn.execute(
-                "SELECT DISTINCT source FROM ledger_pending p "
-                f"WHERE source IN ({','.join('?' * len(chunk))}) AND {_ENDED_RUN}",
-                chunk,
-            ).fetchall()
-            found.update(r["source"] for r in rows)
-        return found
+    def stale_documents(
+        self, recorded: Sequence[InputOutcome], run_id: str
+    ) -> tuple[list[str], list[PendingDoc]]:
+        """Once outcomes are recorded: the documents to remove from the index, and the pending
+        entries (of run ``run_id`` or of runs no longer running) to clear once they are gone.
 
-    def pending_for(self, sources: Iterable[str], run_id: str) -> list[PendingDoc]:
-        """The pending documents of these sources left by run ``run_id`` or by runs that are no
-        longer running (those of other running runs are theirs to settle)."""
-        keys = list(sources)
-        found: list[PendingDoc] = []
-        for chunk in _chunks(keys):
+        Stale: a pending document its input does not hold now, unless another input holds it
+        or another running run is writing it. So a changed input whose id changed (the id
+        follows the content without a canonical URL) loses its old document; an input now
+        rejected or a duplicate, its own."""
+        held = {o.source: o.doc_id for o in recorded if o.outcome is Outcome.INDEXED}
+        pending: list[PendingDoc] = []
+        stale: set[str] = set()
+        for chunk in _chunks([o.source for o in recorded]):
             rows = self._conn.execute(
-                "SELECT rowid AS entry, run_id, source, doc_id, kind FROM ledger_pending p "
-                f"WHERE source IN ({','.join('?' * len(chunk))}) AND (run_id = ? OR {_ENDED_RUN})",
-                [*chunk, run_id],
+                "SELECT rowid AS entry, run_id, source, doc_id, kind, "
+                "EXISTS (SELECT 1 FROM ledger_sources s WHERE s.doc_id = p.doc_id "
+                "AND s.outcome = ?) OR EXISTS (SELECT 1 FROM ledger_pending w "
+                "WHERE w.doc_id = p.doc_id AND w.kind = 'write' AND w.run_id != ? "
+                f"AND {_run_running('w')}) AS in_use FROM ledger_pending p "
+                f"WHERE source IN ({','.join('?' * len(chunk))}) "
+                f"AND (run_id = ? OR {_ENDED_RUN})",
+                [Outcome.INDEXED.value, run_id, *chunk, run_id],
             ).fetchall()
-            found.extend(PendingDoc(**dict(r)) for r in rows)
-        return found
-
-    def docs_in_use(self, doc_ids: Iterable[str], run_id: str) -> set[str]:
-        """Of ``doc_ids``, those an input holds (recorded as indexed with it) or that another
-        running run is about to write: never to be deleted as stale."""
-        keys = list(doc_ids)
-        found: set[str] = set()
-        for chunk in _chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
-                f"SELECT doc_id FROM ledger_sources WHERE doc_id IN ({marks}) AND outcome = ? "
-                "UNION SELECT doc_id FROM ledger_pending p "
-                f"WHERE doc_id IN ({marks}) AND kind = 'write' AND run_id != ? AND {_RUN_RUNNING}",
-                [*chunk, Outcome.INDEXED.value, *chunk, run_id],
-            ).fetchall()
-            found.update(r["doc_id"] for r in rows)
-        return found
+            for r in rows:
+                entry = PendingDoc(r["entry"], r["run_id"], r["source"], r["doc_id"], r["kind"])
+                pending.append(entry)
+                if entry.doc_id != held.get(entry.source) and not r["in_use"]:
+                    stale.add(entry.doc_id)
+        return sorted(stale), pending
 
     def clear_pending(self, entries: Iterable[PendingDoc]) -> None:
         rows = [(e.entry,) for e in entries]
@@ -364,14 +364,25 @@ class Ledger:
         with self._transaction():
             self._conn.executemany("DELETE FROM ledger_pending WHERE rowid = ?", rows)
 
-    def holder_of_content(self, content_hash: str, other_than: str) -> tuple[str, str] | None:
-        """(doc id, source) of an indexed document with this content from another input."""
-        row = self._conn.execute(
-            "SELECT doc_id, source FROM ledger_sources WHERE content_hash=? AND outcome=? "
-            "AND source != ? ORDER BY updated_at LIMIT 1",
-            (content_hash, Outcome.INDEXED.value, other_than),
-        ).fetchone()
-        return (row["doc_id"], row["source"]) if row else None
+    def content_holders(self, articles: Sequence[Article]) -> dict[str, tuple[str, str]]:
+        """Source -> (doc id, source) of the indexed document, from another input, that has the
+        same content as the source's article: the articles that are duplicates (one query)."""
+        by_hash: dict[str, list[tuple[str, str]]] = {}
+        for chunk in _chunks(list({a.content_hash for a in articles})):
+            rows = self._conn.execute(
+                "SELECT content_hash, doc_id, source FROM ledger_sources "
+                f"WHERE content_hash IN ({','.join('?' * len(chunk))}) AND outcome = ? "
+                "ORDER BY updated_at",
+                [*chunk, Outcome.INDEXED.value],
+            ).fetchall()
+            for r in rows:
+                by_hash.setdefault(r["content_hash"], []).append((r["doc_id"], r["source"]))
+        holders: dict[str, tuple[str, str]] = {}
+        for article in articles:
+            others = [h for h in by_hash.get(article.content_hash, []) if h[1] != article.source]
+            if others:
+                holders[article.source] = others[0]
+        return holders
 
     def record(
         self,
@@ -429,16 +440,12 @@ class Ledger:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn)
-
-
-class _Transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
         self._conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")

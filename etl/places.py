@@ -145,6 +145,8 @@ _GENERIC = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Place:
+    """One gazetteer entry (a country, continent, region, state or city) and its country."""
+
     name: str  # the gazetteer's name: the facet value
     country: str  # ISO 3166-1 alpha-2 ("" for continents and regions across borders)
     kind: str  # see KIND_RANK

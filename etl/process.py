@@ -18,11 +18,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from etl.enrich import enrich, load_nlp
-from etl.extract import Rejected, extract
+from etl.errors import InputRejected
+from etl.extract import extract
+from etl.outcomes import Rejection
 from etl.record import Article
 from etl.sources import RawInput
 
@@ -31,9 +33,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Processed:
+    """One input after extraction and enrichment: its article, or why it was rejected."""
+
     raw: RawInput
     article: Article | None = None
-    rejection: str | None = None
+    rejection: Rejection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,30 +53,30 @@ def process_batch(raws: Sequence[RawInput], options: ProcessOptions) -> list[Pro
     for raw in raws:
         try:
             results.append(Processed(raw, article=extract(raw, min_words=options.min_words)))
-        except Rejected as exc:
-            results.append(Processed(raw, rejection=str(exc)))
+        except InputRejected as exc:
+            results.append(Processed(raw, rejection=exc.rejection))
         except Exception as exc:  # a parser bug on one page must not stop the batch
-            results.append(
-                Processed(raw, rejection=f"extraction failed: {type(exc).__name__}: {exc}")
-            )
-    articles = [p.article for p in results if p.article is not None]
-    if articles:
+            results.append(Processed(raw, rejection=Rejection.of(exc, "extraction failed")))
+    extracted = [(p, p.article) for p in results if p.article is not None]
+    if extracted:
         nlp = load_nlp(options.model)
         try:
-            enrich(articles, nlp, batch_size=options.nlp_batch_size)
+            enriched = enrich([a for _, a in extracted], nlp, batch_size=options.nlp_batch_size)
         except Exception:
             # Retry one by one so a single bad document is the only one rejected.
-            for p in results:
-                if p.article is not None:
-                    try:
-                        enrich([p.article], nlp, batch_size=1)
-                    except Exception as exc:
-                        p.rejection = f"enrichment failed: {type(exc).__name__}: {exc}"
-                        p.article = None
+            for p, article in extracted:
+                try:
+                    (p.article,) = enrich([article], nlp, batch_size=1)
+                except Exception as exc:
+                    p.rejection = Rejection.of(exc, "enrichment failed")
+                    p.article = None
+        else:
+            for (p, _), article in zip(extracted, enriched, strict=True):
+                p.article = article
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     for p in results:
         if p.article is not None:
-            p.article.processed_at = stamp
+            p.article = replace(p.article, processed_at=stamp)
             p.raw.data = b""  # the bytes are done with; do not ship them back
     return results
 
@@ -162,7 +166,9 @@ def process_stream(
     yield from _Pool(options, workers).run(batched(raws, batch_size))
 
 
-WORKER_DIED = "worker process died while processing it, twice (a crash, or killed: out of memory?)"
+WORKER_DIED = Rejection(
+    "worker process died while processing it, twice (a crash, or killed: out of memory?)"
+)
 
 
 class _Pool:

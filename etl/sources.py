@@ -1,7 +1,7 @@
 """Inputs: finding article files and reading them into ``RawInput``s.
 
 A ``RawInput`` is one input with its bytes (or the reason it cannot be read). Files come from
-here; URLs come from ``etl.fetch``. The pipeline treats both alike.
+here; URLs come from ``etl.web``. The pipeline treats both alike.
 """
 
 from __future__ import annotations

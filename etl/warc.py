@@ -3,7 +3,7 @@
 A WARC file is read as a stream (warcio's ``ArchiveIterator``: one record at a time, so memory
 stays the same whatever the file's size). Each ``response`` record of an HTTP 200 with an HTML
 payload is one input, keyed like a URL input by its ``WARC-Target-URI`` canonicalised with
-courlan (``etl.url_discovery.canonicalize``); its payload (chunked and Content-Encoding
+courlan (``etl.web.discovery.canonicalize``); its payload (chunked and Content-Encoding
 decoded) is the input's bytes, the charset of its HTTP ``Content-Type`` the declared encoding,
 and ``WARC-Date`` the time it was fetched. The ledger compares the payload's hash as for any
 input, so a second run over the same archive finds every record ``unchanged`` before any HTML
@@ -161,7 +161,7 @@ def _drain(record: Any) -> int:
 def _key_for(target: str, where: str) -> tuple[str, str]:
     """The record's input key (its canonical URL) or, when the target is not an http(s) URL,
     its place in the file and why it is rejected."""
-    from etl.url_discovery import InvalidURL, canonicalize
+    from etl.web.discovery import InvalidURL, canonicalize
 
     if not target:
         return where, "record has no WARC-Target-URI"
@@ -178,7 +178,7 @@ def _rejected(url: str, reason: str) -> RawInput:
 
 
 def _shown(url: str) -> str:
-    from etl.fetch import shown_url
+    from etl.web.protocol import shown_url
 
     return repr(shown_url(url)[:200])
 
@@ -213,7 +213,7 @@ def _describe(exc: BaseException) -> str:
 # --- archives read to the end ------------------------------------------------------------------
 
 # A web archive is many inputs, so the ledger knows its records, not the file. To list the
-# files of an inbox that need a run (``etl.pipeline.changed_files``, the Airflow DAG) without
+# files of an inbox that need a run (``etl.inputs.changed_files``, the Airflow DAG) without
 # reading every archive again, a run that ends well notes each archive it read to the end with
 # its size and modification time: while they stay the same, the archive is not listed.
 _ARCHIVES_SCHEMA = """

@@ -16,7 +16,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 DAGS = ROOT / "dags"
 BIN = Path(sys.executable).parent
 RESULT_MARK = "@@RESULT@@"

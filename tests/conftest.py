@@ -4,23 +4,13 @@ and a temporary embedded index, so they never touch the user's data/ folder."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from etl.settings import Settings
+from tests.paths import EXAMPLES, SEED
 
-if TYPE_CHECKING:
-    from etl.backends.elasticsearch import ElasticsearchBackend
-    from tests.es_double import EsDouble
-    from tests.host_clock import ClockLog
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples" / "articles"
-SEED_DIR = ROOT.parent / "shared" / "seeds"
-SEED = SEED_DIR / "000_4b628f65354b724e.txt"
 # What the seed article must yield (the core issue's acceptance criteria).
 SEED_PEOPLE = frozenset(
     {
@@ -59,32 +49,3 @@ def seed() -> Path:
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
-
-
-@pytest.fixture
-def es() -> Iterator[EsDouble]:
-    """The loopback Elasticsearch stand-in (records requests, injects faults; never searches)."""
-    from tests.es_double import EsDouble
-
-    with EsDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def es_backend(es_settings: Settings) -> Iterator[ElasticsearchBackend]:
-    """An ElasticsearchBackend set up against the stand-in (``es_settings``: per module)."""
-    from etl import es_admin
-    from etl.backends.elasticsearch import ElasticsearchBackend
-
-    es_admin.setup(es_settings)
-    backend = ElasticsearchBackend.from_settings(es_settings)
-    yield backend
-    backend.close()
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> ClockLog:
-    """The fetcher's per-host clock, recorded (tests/host_clock.py)."""
-    from tests.host_clock import record_host_clock
-
-    return record_host_clock(monkeypatch)

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from etl import es_admin
+from etl.backends.elasticsearch import admin as es_admin
 from etl.settings import Settings
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ES_NODE = ROOT / "scripts" / "es_node.sh"
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 SCRIPT = ROOT / "scripts" / "airflow_env.sh"
 USER = "admin"
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"

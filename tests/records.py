@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from etl.dates import DateMention
-from etl.record import Article, Entity
+from etl.record import Article, DateMention, Entity
 
 
 def full_article() -> Article:

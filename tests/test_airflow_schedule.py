@@ -10,7 +10,6 @@ file unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +23,8 @@ from local_airflow import (
     wait_for,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
+from tests.paths import EXAMPLES
+
 # Three small articles: enough to see them indexed, then unchanged, without minutes of NER.
 ARTICLES = (
     "azores-seafloor-cable-sensing.txt",

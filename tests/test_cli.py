@@ -25,9 +25,8 @@ from typer.testing import CliRunner
 
 from etl.cli import app
 from etl.settings import Settings
+from tests.paths import EXAMPLES, ROOT, SEED_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples" / "articles"
 HARBOR = "harbor-ledger-rotterdam-port-strike.html"
 KOELN = "rheinblick-rundschau-koeln-stadtbahn-porz.html"
 AZORES = "azores-seafloor-cable-sensing.txt"
@@ -577,7 +576,7 @@ def test_an_unreachable_index_is_one_line_and_exit_1(command: list[str], tmp_pat
 def test_an_unexpected_failure_is_still_one_line_without_secrets(
     ingested: Ingested, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from etl.backends.sqlite import SqliteBackend
+    from etl.backends.sqlite.backend import SqliteBackend
 
     def broken(self: SqliteBackend) -> int:
         raise RuntimeError("lost http://admin:hunter2@es.internal:9200/ on the way")
@@ -597,7 +596,7 @@ def test_an_unexpected_failure_is_still_one_line_without_secrets(
 
 def test_html_gz_is_unchanged_on_the_second_run(tmp_path: Path) -> None:
     """A .html.gz must not look changed on every run (every scheduled run started a batch)."""
-    from etl.pipeline import changed_files
+    from etl.inputs import changed_files
 
     folder = tmp_path / "inbox"
     folder.mkdir()
@@ -782,7 +781,7 @@ class _ScrollingClient:
 def test_export_from_elasticsearch_scrolls_the_read_alias(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import etl.backends.elasticsearch as es_backend
+    import etl.backends.elasticsearch.backend as es_backend
 
     docs = [{"id": f"doc{n}", "title": f"Article {n}"} for n in range(3)]
     client = _ScrollingClient(docs)
@@ -816,7 +815,7 @@ def test_every_command_of_using_it_runs_and_finds_something(
 ) -> None:
     """Each command line of the README's "Using it", in order, from a checkout's folder, with the
     default index: exit 0 and something found (searches: at least one hit)."""
-    seeds = ROOT.parent / "shared" / "seeds"
+    seeds = SEED_DIR
     if not seeds.is_dir():
         pytest.skip(f"{seeds} is not beside this checkout")
     work = tmp_path / "main"
@@ -830,11 +829,13 @@ def test_every_command_of_using_it_runs_and_finds_something(
     shell_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{shell_env.get('PATH', '')}"
     commands = _using_it_commands()
     assert len(commands) >= 8
+    # each is a pipeline (the shell runs it) or one article-etl command
+    assert [c for c in commands if "|" not in c and shlex.split(c)[0] != "article-etl"] == []
     ids: list[str] = []
+    found: dict[str, int] = {}  # per --json command: search hits, or inputs with an outcome
     for command in commands:
-        if "<id>" in command:
-            assert ids, f"no search before {command!r} gave an id"
-            command = command.replace("<id>", ids[0])
+        assert "<id>" not in command or ids, f"no search before {command!r} gave an id"
+        command = command.replace("<id>", ids[0] if ids else "")
         if "|" in command:  # a pipeline: the shell runs it
             proc = subprocess.run(
                 ["bash", "-o", "pipefail", "-c", command],
@@ -847,7 +848,6 @@ def test_every_command_of_using_it_runs_and_finds_something(
             code, output = proc.returncode, proc.stdout + proc.stderr
         else:
             args = shlex.split(command)
-            assert args[0] == "article-etl", command
             result = runner.invoke(app, args[1:], env=env, catch_exceptions=False)
             code, output = result.exit_code, result.output
         assert code == 0, f"{command}\n{output}"
@@ -855,12 +855,12 @@ def test_every_command_of_using_it_runs_and_finds_something(
         assert "Traceback" not in output
         if "--json" in command:
             data = json.loads(output)
-            if "total" in data:
-                assert data["total"] > 0, f"{command} found nothing"
-                ids = [h["id"] for h in data["hits"]]
-            if "counts" in data:
-                assert sum(data["counts"].values()) > 0, f"{command} ingested nothing"
+            searched = "total" in data
+            found[command] = data["total"] if searched else sum(data["counts"].values())
+            ids = [h["id"] for h in data["hits"]] if searched else ids
         assert not output.startswith("0 matching"), f"{command} found nothing"
+    assert found, "no --json command in Using it"
+    assert {command: n for command, n in found.items() if n == 0} == {}, "found nothing"
     exported = (work / "backup.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(exported) == len(list(EXAMPLES.iterdir())) + len(list(seeds.iterdir()))
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+import urllib.parse
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 
+from tests.paths import ROOT
+
 yaml = pytest.importorskip("yaml")
 
-ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
@@ -53,37 +55,38 @@ def _mounts(service: str) -> dict[str, str]:
     return out
 
 
-def test_services() -> None:
-    assert set(SERVICES) >= AIRFLOW | {
-        "postgres",
-        "redis",
-        "elasticsearch",
-        "kibana",
-        "setup",
-        "kibana-setup",
-    }
-    assert "x-airflow-common" in COMPOSE
-    commands = {s: SERVICES[s].get("command") for s in AIRFLOW - {"airflow-init"}}
-    assert commands == {
-        "airflow-apiserver": "api-server",
-        "airflow-scheduler": "scheduler",
-        "airflow-dag-processor": "dag-processor",
-        "airflow-triggerer": "triggerer",
-        "airflow-worker": "celery worker",
-    }
+def _host(url: str) -> str | None:
+    return urllib.parse.urlsplit(_interpolate(url)).hostname
 
 
-def test_airflow_services_share_the_project_image_and_celery() -> None:
+def _under_a_mount(path: str, service: str) -> bool:
+    return any(PurePosixPath(path).is_relative_to(target) for target in _mounts(service))
+
+
+def test_every_service_has_an_image_or_a_build_that_exists() -> None:
+    without = {
+        n for n, service in SERVICES.items() if not (service.get("image") or service.get("build"))
+    }
+    assert without == set(), "services with neither an image nor a build"
+    builds = {s.get("build") for s in [COMPOSE["x-airflow-common"], *SERVICES.values()]} - {None}
+    assert builds, "the project's image is built by the compose file"
+    assert [b for b in builds if not (ROOT / b / "Dockerfile").is_file()] == []
+
+
+def test_airflow_services_share_the_project_image_and_reach_their_services() -> None:
     common = COMPOSE["x-airflow-common"]
-    assert common["build"] == "."
     for name in AIRFLOW | {"setup", "kibana-setup"}:
         assert SERVICES[name]["image"] == common["image"], name
     env = common["environment"]
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert "@redis:6379" in env["AIRFLOW__CELERY__BROKER_URL"]
-    assert "postgres" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
-    assert env["ARTICLE_ETL_INBOX"] == "/opt/airflow/inbox"
+    hosts = {
+        setting: _host(env[setting])
+        for setting in ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    }
+    assert {s: h for s, h in hosts.items() if h not in SERVICES} == {}
+    # what the worker reads and writes lies on its mounts: the user's inbox, a shared index
+    # and ledger that outlive the container
+    paths = {k: env[k] for k in ("ARTICLE_ETL_INBOX", "ARTICLE_ETL_INDEX", "ARTICLE_ETL_LEDGER")}
+    assert {k: p for k, p in paths.items() if not _under_a_mount(p, "airflow-worker")} == {}
 
 
 def test_elasticsearch_connection_is_valid_json_from_env() -> None:
@@ -91,9 +94,8 @@ def test_elasticsearch_connection_is_valid_json_from_env() -> None:
     assert "${ARTICLE_ETL_ES_PASSWORD" in raw  # from .env, never written in the file
     conn = json.loads(_interpolate(raw, {"ARTICLE_ETL_ES_PASSWORD": "s3cret"}))
     assert conn["conn_type"] == "elasticsearch"
-    assert conn["host"] == "elasticsearch" and conn["port"] == 9200
-    assert conn["schema"] == "https" and conn["password"] == "s3cret"
-    assert conn["extra"]["ca_certs"].startswith("/opt/airflow/certs/")
+    assert conn["host"] in SERVICES and conn["password"] == "s3cret"
+    assert _under_a_mount(conn["extra"]["ca_certs"], "airflow-worker")
 
 
 def test_every_long_running_service_has_a_health_check() -> None:
@@ -222,27 +224,18 @@ def test_readme_says_how_much_memory_the_stack_needs() -> None:
     assert float(m.group(1)) >= at_least
 
 
-def test_elasticsearch_and_kibana_are_9_with_security_on() -> None:
-    es, kibana = SERVICES["elasticsearch"], SERVICES["kibana"]
-    for service in (es, kibana):
-        image = _interpolate(service["image"])
-        assert re.search(r":9\.\d+\.\d+$", image), image
-    env = es["environment"]
-    assert env["xpack.security.enabled"] == "true"
-    assert env["xpack.security.http.ssl.enabled"] == "true"
-    assert env["discovery.type"] == "single-node"
-    assert env["ELASTIC_PASSWORD"].startswith("${ELASTIC_PASSWORD")
-    assert kibana["environment"]["ELASTICSEARCH_USERNAME"] == "kibana_system"
-    assert kibana["environment"]["ELASTICSEARCH_PASSWORD"].startswith("${KIBANA_PASSWORD")
+def test_no_password_is_written_in_the_compose_file() -> None:
+    passwords = {
+        f"{name}: {key}": str(value)
+        for name, service in SERVICES.items()
+        for key, value in (service.get("environment") or {}).items()
+        if "PASSWORD" in key
+    }
+    assert passwords, "the services take their passwords from the environment"
+    assert {k: v for k, v in passwords.items() if not COMPOSE_VAR.fullmatch(v)} == {}
 
 
-def test_volumes() -> None:
-    worker = _mounts("airflow-worker")
-    assert worker["/opt/airflow/inbox"].endswith("/inbox")
-    assert worker["/opt/airflow/data"].endswith("/data")
-    assert worker["/opt/airflow/dags"].endswith("/dags")
-    assert worker["/opt/airflow/certs"] == "certs"
-    assert _mounts("elasticsearch")["/usr/share/elasticsearch/data"] == "esdata"
+def test_every_named_volume_is_declared() -> None:
     named = {
         source
         for s in SERVICES
@@ -250,14 +243,6 @@ def test_volumes() -> None:
         if not source.startswith(("$", ".", "/"))
     }
     assert named <= set(COMPOSE["volumes"])
-
-
-def test_ui_ports() -> None:
-    def published(service: str) -> list[str]:
-        return [_interpolate(p) for p in SERVICES[service].get("ports", [])]
-
-    assert any(p.endswith(":8080:8080") for p in published("airflow-apiserver"))
-    assert any(p.endswith(":5601:5601") for p in published("kibana"))
 
 
 def test_env_example_documents_every_variable() -> None:
@@ -279,7 +264,7 @@ def test_env_example_documents_every_variable() -> None:
 
 
 def test_schedule_default_matches_the_dag() -> None:
-    from etl.params import DEFAULT_SCHEDULE
+    from etl.settings import DEFAULT_SCHEDULE
 
     env = COMPOSE["x-airflow-common"]["environment"]
     assert _interpolate(env["ARTICLE_ETL_SCHEDULE"]) == DEFAULT_SCHEDULE
@@ -289,7 +274,6 @@ def test_schedule_default_matches_the_dag() -> None:
 
 def test_dockerfile_installs_the_project_and_the_spacy_model() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11$", text, re.M)
     install = re.search(r"^RUN pip install(.*?)(?:\n\n|\Z)", text, re.M | re.S)
     assert install, "no pip install"
     command = install.group(1)

@@ -32,8 +32,7 @@ import pytest
 from etl.backends import open_backend
 from etl.ledger import Ledger
 from etl.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 # Run in a subprocess: wraps one function so that its n-th call kills the process (SIGKILL,
 # as ``kill -9`` or the OOM killer would) before or after the real call, then runs the CLI.
@@ -73,7 +72,7 @@ class KillPoint:
 
 KILL_POINTS = [
     # Both batches extracted by the workers, nothing of the first written yet.
-    KillPoint("processed", "etl.pipeline:_settle", "before"),
+    KillPoint("processed", "etl.pipeline:Run.settle", "before"),
     KillPoint("before_index", "{backend}.upsert", "before"),
     KillPoint("after_index", "{backend}.upsert", "after"),
     KillPoint("after_delete", "{backend}.delete", "after"),
@@ -83,8 +82,8 @@ KILL_POINTS = [
     KillPoint("before_finish", "etl.ledger:Ledger.finish_run", "before"),
 ]
 BACKEND_CLASS = {
-    "sqlite": "etl.backends.sqlite:SqliteBackend",
-    "elasticsearch": "etl.backends.elasticsearch:ElasticsearchBackend",
+    "sqlite": "etl.backends.sqlite.backend:SqliteBackend",
+    "elasticsearch": "etl.backends.elasticsearch.backend:ElasticsearchBackend",
 }
 
 WORDS = ["harbour", "council", "budget", "ferry", "library", "school", "market", "bridge"]
@@ -303,8 +302,8 @@ def test_embedded_index_converges_when_the_files_stay_or_go_back(
 
 
 @contextmanager
-def es_settings(tmp_path: Path) -> Iterator[Settings]:
-    from etl import es_admin
+def live_es_settings(tmp_path: Path) -> Iterator[Settings]:
+    from etl.backends.elasticsearch import admin as es_admin
     from tests.es_live import es_url, live_settings
 
     with live_settings(es_url(), tmp_path / "ledger.db") as settings:
@@ -316,7 +315,7 @@ def es_settings(tmp_path: Path) -> Iterator[Settings]:
 @pytest.mark.slow
 @pytest.mark.parametrize("point", KILL_POINTS, ids=lambda p: p.name)
 def test_elasticsearch_and_ledger_agree_after_a_kill(point: KillPoint, tmp_path: Path) -> None:
-    with es_settings(tmp_path) as settings:
+    with live_es_settings(tmp_path) as settings:
         crash_then_rerun(settings, make_inbox(tmp_path), point, "elasticsearch", "change")
 
 
@@ -324,7 +323,7 @@ def test_elasticsearch_and_ledger_agree_after_a_kill(point: KillPoint, tmp_path:
 @pytest.mark.slow
 def test_elasticsearch_converges_when_the_files_go_back(tmp_path: Path) -> None:
     (point,) = [p for p in KILL_POINTS if p.name == "after_index"]
-    with es_settings(tmp_path) as settings:
+    with live_es_settings(tmp_path) as settings:
         crash_then_rerun(settings, make_inbox(tmp_path), point, "elasticsearch", "revert")
 
 
@@ -347,8 +346,9 @@ def test_a_run_that_failed_after_the_index_took_a_write_is_settled_by_the_next_r
     when last recorded, so its bytes look unchanged: the Airflow listing still offers it, and
     the next run replaces the version the failed run left in the index."""
     from etl.backends.base import TransientIndexError
-    from etl.backends.sqlite import SqliteBackend
-    from etl.pipeline import changed_files, ingest
+    from etl.backends.sqlite.backend import SqliteBackend
+    from etl.inputs import changed_files
+    from etl.pipeline import ingest
 
     settings = Settings(index=str(tmp_path / "index.db"), workers=1)
     inbox = make_inbox(tmp_path)

@@ -11,15 +11,16 @@ import pytest
 from airflow_fixtures import airflow_env, migrate, run_dag
 
 from etl.backends.base import SearchRequest
-from etl.backends.sqlite import SqliteBackend
+from etl.backends.sqlite.backend import SqliteBackend
+from tests.paths import EXAMPLES
 from tests.sites import Reply, Site, rss, running
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
+def example_feed_site() -> Iterator[Site]:
+    """Three example articles and a feed of two of them; robots.txt allows all."""
     site = Site()
     pages = {
         "/a": "ledgerline-finance-ecb-holds-rates.html",
@@ -41,7 +42,7 @@ def site() -> Iterator[Site]:
 
 @pytest.mark.airflow
 @pytest.mark.slow
-def test_ingest_urls_dag_fetches_and_indexes(site: Site, tmp_path: Path) -> None:
+def test_ingest_urls_dag_fetches_and_indexes(example_feed_site: Site, tmp_path: Path) -> None:
     index = tmp_path / "index.db"
     env = airflow_env(
         tmp_path,
@@ -51,8 +52,8 @@ def test_ingest_urls_dag_fetches_and_indexes(site: Site, tmp_path: Path) -> None
     )
     migrate(env)
     conf: dict[str, Any] = {
-        "urls": [site.url("/c"), site.url("/gone")],
-        "feeds": [site.url("/feed.xml")],
+        "urls": [example_feed_site.url("/c"), example_feed_site.url("/gone")],
+        "feeds": [example_feed_site.url("/feed.xml")],
         "batch_size": 5,
     }
     result = run_dag("ingest_urls", env, runs=[conf])
@@ -72,5 +73,5 @@ def test_ingest_urls_dag_fetches_and_indexes(site: Site, tmp_path: Path) -> None
         "Alpine Science Daily",
         "Coastline Sports Wire",
     }
-    assert {h.source for h in found.hits} == {site.url(p) for p in ("/a", "/b", "/c")}
+    assert {h.source for h in found.hits} == {example_feed_site.url(p) for p in ("/a", "/b", "/c")}
     backend.close()

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_fixtures import DAGS, ROOT, airflow_env, migrate, result_of, run_dag, run_python
+from airflow_fixtures import DAGS, airflow_env, migrate, result_of, run_dag, run_python
 
-from etl import params as p
+from etl.orchestration import params as p
+from etl.settings import DEFAULT_SCHEDULE
+from tests.paths import EXAMPLES, ROOT
 
-EXAMPLES = ROOT / "examples" / "articles"
 DAG_IDS = {"ingest_files", "ingest_urls", "reindex_articles"}
 HEAVY_MODULES = ("spacy", "trafilatura", "elasticsearch", "thinc", "dateparser", "etl.pipeline")
 OUTCOMES = ("indexed", "unchanged", "duplicate", "rejected")
@@ -84,19 +85,17 @@ INTEGRITY_SCRIPT = textwrap.dedent(
     """
 )
 
-IMPORT_COST_SCRIPT = textwrap.dedent(
+IMPORTS_SCRIPT = textwrap.dedent(
     """
-    import json, runpy, sys, time
-    # Airflow itself costs the same for every DAG file; what we measure is the DAG file's own
-    # work, so the lazily loaded SDK names are loaded first.
+    import json, runpy, sys
+    # Airflow itself loads the same for every DAG file; what we look at is the DAG file's own
+    # imports, so the lazily loaded SDK names are loaded first.
     from airflow.sdk import Asset, Param, dag, get_current_context, task  # noqa: F401
     heavy = tuple(sys.argv[2].split(","))
     out = {}
     for path in sys.argv[1].split(","):
-        started = time.process_time()
         runpy.run_path(path, run_name="dag_file")
-        out[path] = {"seconds": time.process_time() - started,
-                     "heavy": sorted(m for m in sys.modules if m.split(".")[0] in heavy
+        out[path] = {"heavy": sorted(m for m in sys.modules if m.split(".")[0] in heavy
                                      or m in heavy)}
     print("@@RESULT@@" + json.dumps(out))
     """
@@ -116,7 +115,7 @@ def test_every_dag_imports_without_errors(parse_env: dict[str, str]) -> None:
     assert set(out["dags"]) == DAG_IDS
 
     files = out["dags"]["ingest_files"]
-    assert files["schedule"] == p.DEFAULT_SCHEDULE
+    assert files["schedule"] == DEFAULT_SCHEDULE
     assert files["catchup"] is False and files["max_active_runs"] == 1
     assert set(files["params"]) == set(p.FILE_PARAM_KEYS)
     # optional: "not given" (null) is valid, so the trigger form does not mark it required
@@ -152,15 +151,12 @@ def test_schedule_comes_from_the_environment(tmp_path: Path) -> None:
 
 
 @pytest.mark.airflow
-def test_dag_files_import_nothing_heavy_and_quickly(parse_env: dict[str, str]) -> None:
+def test_dag_files_import_nothing_heavy(parse_env: dict[str, str]) -> None:
     files = sorted(str(f) for f in DAGS.glob("*.py"))
-    out = result_of(
-        run_python(IMPORT_COST_SCRIPT, parse_env, ",".join(files), ",".join(HEAVY_MODULES))
-    )
+    out = result_of(run_python(IMPORTS_SCRIPT, parse_env, ",".join(files), ",".join(HEAVY_MODULES)))
     assert set(out) == set(files)
-    for path, cost in out.items():
-        assert cost["heavy"] == [], f"{path} imports {cost['heavy']} at parse time"
-        assert cost["seconds"] < 1.0, f"{path} took {cost['seconds']:.2f} s of CPU to import"
+    for path, loaded in out.items():
+        assert loaded["heavy"] == [], f"{path} imports {loaded['heavy']} at parse time"
 
 
 # --- checks of the first task (no Airflow run needed) --------------------------------------------
@@ -169,7 +165,7 @@ CHECKS_SCRIPT = textwrap.dedent(
     """
     import json, sys
     from airflow.sdk.exceptions import AirflowFailException
-    from etl import tasks
+    from etl.orchestration import tasks
     out = []
     for fn, *args in json.loads(sys.argv[1]):
         try:
@@ -372,9 +368,10 @@ def test_second_run_indexes_nothing_new(files_run: dict[str, Any]) -> None:
     # nothing indexed: no asset event, so DAGs scheduled on the index do not run
     assert second["tasks"]["announce_index_update"] == "skipped"
     assert second["asset_events"] == []
-    if totals["batches"] == 0:
-        assert second["tasks"]["ingest_batch"] == "skipped"
-        assert "nothing new in" in files_run["log"]
+    # the example articles hold no container file: nothing is listed, no batch runs
+    assert totals["batches"] == 0
+    assert second["tasks"]["ingest_batch"] == "skipped"
+    assert "nothing new in" in files_run["log"]
 
 
 @pytest.mark.airflow
@@ -418,16 +415,6 @@ def test_split_batches_caps_the_number_of_mapped_tasks() -> None:
     assert len(capped) == 10 and sum(map(len, capped)) == 1000
     with pytest.raises(ValueError, match="at least 1"):
         p.split_batches(items, 0)
-
-
-def test_env_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("X_SCHEDULE", raising=False)
-    assert p.env_schedule("X_SCHEDULE", "@hourly") == "@hourly"
-    for manual in ("", "none", "manual", "None"):
-        monkeypatch.setenv("X_SCHEDULE", manual)
-        assert p.env_schedule("X_SCHEDULE", "@hourly") is None
-    monkeypatch.setenv("X_SCHEDULE", "*/5 * * * *")
-    assert p.env_schedule("X_SCHEDULE", None) == "*/5 * * * *"
 
 
 def test_url_checks(tmp_path: Path) -> None:

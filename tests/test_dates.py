@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import etl.dates as dates
 from etl.dates import (
-    DateMention,
+    dateparser_adapter,
     mentions_in_text,
     normalise_mention,
     normalise_mentions,
@@ -25,6 +26,8 @@ from etl.dates import (
     parse_timestamp,
     sentence_tense,
 )
+from etl.dates import normalise as normaliser
+from etl.record import DateMention
 
 REF = date(2025, 12, 1)  # a Monday, ISO week 2025-W49
 MARCH_2013 = date(2013, 3, 22)  # a Friday, ISO week 2013-W12
@@ -418,7 +421,7 @@ def test_common_forms_never_reach_dateparser_and_its_answers_are_cached(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[str] = []
-    real = dates._date_data_parser
+    real = dateparser_adapter.date_data_parser
 
     class Counting:
         def __init__(self, inner: Any) -> None:
@@ -428,14 +431,14 @@ def test_common_forms_never_reach_dateparser_and_its_answers_are_cached(
             calls.append(text)
             return self.inner.get_date_data(text)
 
-    monkeypatch.setattr(dates, "_date_data_parser", lambda base: Counting(real(base)))
-    dates._dateparser_fallback.cache_clear()
-    dates._normalise_one.cache_clear()
+    monkeypatch.setattr(dateparser_adapter, "date_data_parser", lambda base: Counting(real(base)))
+    dateparser_adapter.dateparser_fallback.cache_clear()
+    normaliser.normalise_one.cache_clear()
     common = ["March 3, 2025", "2014", "last week", "the 1990s", "Q3 2024", "two weeks ago"]
     assert all(m.resolved for m in normalise_mentions(common, REF))
     assert calls == []
     for _ in range(3):
-        dates._normalise_one.cache_clear()  # the phrase again, as in another article
+        normaliser.normalise_one.cache_clear()  # the phrase again, as in another article
         assert normalise_mention("3 mars 2025", REF).value == "2025-03-03"
     assert calls == ["3 mars 2025"]
 
@@ -452,17 +455,140 @@ def test_a_missing_dateparser_raises_instead_of_calling_everything_unparsable(
             raise ImportError("No module named 'dateparser'")
         return real_import(name, *args, **kwargs)
 
-    dates._date_data_parser.cache_clear()
-    dates._dateparser_fallback.cache_clear()
-    dates._normalise_one.cache_clear()
+    dateparser_adapter.date_data_parser.cache_clear()
+    dateparser_adapter.dateparser_fallback.cache_clear()
+    normaliser.normalise_one.cache_clear()
     monkeypatch.setattr(builtins, "__import__", no_dateparser)
     try:
         with pytest.raises(RuntimeError, match="dateparser"):
             normalise_mention("4 abril 2024", REF)
     finally:
         monkeypatch.setattr(builtins, "__import__", real_import)
-        dates._date_data_parser.cache_clear()
-        dates._normalise_one.cache_clear()
+        dateparser_adapter.date_data_parser.cache_clear()
+        normaliser.normalise_one.cache_clear()
+
+
+def test_a_broken_dateparser_raises_instead_of_calling_everything_unparsable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Broken:
+        def get_date_data(self, text: str) -> Any:
+            raise AttributeError("'NoneType' object has no attribute 'search'")
+
+    monkeypatch.setattr(dateparser_adapter, "date_data_parser", lambda base: Broken())
+    dateparser_adapter.dateparser_fallback.cache_clear()
+    normaliser.normalise_one.cache_clear()
+    try:
+        with pytest.raises(AttributeError):
+            normalise_mention("5 abril 2024", REF)
+    finally:
+        dateparser_adapter.dateparser_fallback.cache_clear()
+        normaliser.normalise_one.cache_clear()
+
+
+# The common forms, labelled with the value dateparser gives them (a Wednesday as its relative
+# base; it takes a weekday or a day without a year from the past): the project's rules must
+# give the same value without asking it. (Not "last year": dateparser puts it on the 1st of
+# the month a year back, more than a year from a reference after the 1st.)
+DP_REF = date(2025, 12, 3)
+FAST_PATH = [
+    # (phrase, tense of its sentence, value)
+    ("2024-03-03", "", "2024-03-03"),
+    ("2024/03/03", "", "2024-03-03"),
+    ("2024-03", "", "2024-03"),
+    ("March 3, 2024", "", "2024-03-03"),
+    ("March 3rd, 2024", "", "2024-03-03"),
+    ("Mar. 3, 2024", "", "2024-03-03"),
+    ("March 3 2024", "", "2024-03-03"),
+    ("Sunday, March 3, 2024", "", "2024-03-03"),
+    ("Nov. 30, 2008", "", "2008-11-30"),
+    ("Dec. 1, 2025", "", "2025-12-01"),
+    ("3 March 2024", "", "2024-03-03"),
+    ("3rd March 2024", "", "2024-03-03"),
+    ("the 3rd of March 2024", "", "2024-03-03"),
+    ("30 November 2008", "", "2008-11-30"),
+    ("1 Dec 2025", "", "2025-12-01"),
+    ("March 2024", "", "2024-03"),
+    ("Mar 2024", "", "2024-03"),
+    ("March, 2024", "", "2024-03"),
+    ("December", "", "2025-12"),
+    ("2024", "", "2024"),
+    ("in 2024", "", "2024"),
+    ("March 3", "past", "2025-03-03"),
+    ("3 March", "past", "2025-03-03"),
+    ("Sept. 4", "", "2025-09-04"),
+    ("Monday", "", "2025-12-01"),
+    ("on Monday", "", "2025-12-01"),
+    ("Tuesday", "", "2025-12-02"),
+    ("Wednesday", "", "2025-12-03"),
+    ("Friday", "past", "2025-11-28"),
+    ("last Monday", "", "2025-12-01"),
+    ("next Friday", "", "2025-12-05"),
+    ("yesterday", "", "2025-12-02"),
+    ("today", "", "2025-12-03"),
+    ("tomorrow", "", "2025-12-04"),
+    ("last week", "", "2025-W48"),
+    ("this week", "", "2025-W49"),
+    ("next week", "", "2025-W50"),
+    ("last month", "", "2025-11"),
+    ("this month", "", "2025-12"),
+    ("next month", "", "2026-01"),
+    ("this year", "", "2025"),
+    ("next year", "", "2026"),
+    ("2 days ago", "", "2025-12-01"),
+    ("two days ago", "", "2025-12-01"),
+    ("3 weeks ago", "", "2025-W46"),
+    ("9 a.m.", "", "2025-12-03"),  # a clock time alone: the day of the reference
+    ("9:30 a.m.", "", "2025-12-03"),
+    ("11:45pm", "", "2025-12-03"),
+]
+
+
+@pytest.mark.parametrize(("phrase", "tense", "value"), FAST_PATH)
+def test_common_forms_get_the_value_dateparser_gives_without_asking_it(
+    monkeypatch: pytest.MonkeyPatch, phrase: str, tense: str, value: str
+) -> None:
+    calls: list[str] = []
+    real = dateparser_adapter.date_data_parser
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def get_date_data(self, text: str) -> Any:
+            calls.append(text)
+            return self.inner.get_date_data(text)
+
+    monkeypatch.setattr(dateparser_adapter, "date_data_parser", lambda base: Counting(real(base)))
+    dateparser_adapter.dateparser_fallback.cache_clear()
+    normaliser.normalise_one.cache_clear()
+    assert normalise_mention(phrase, DP_REF, tense).value == value
+    assert calls == []
+    asked = dateparser_adapter.ask_dateparser(phrase, DP_REF)  # the label is dateparser's
+    assert asked is not None and asked.value == value
+    assert calls == [phrase]
+
+
+def test_importing_and_common_forms_load_no_dateparser_and_compile_no_pattern() -> None:
+    code = """
+import re, sys
+from datetime import date
+compiled = []
+real_compile = re.compile
+def recording(*args, **kwargs):
+    compiled.append(sys._getframe(1).f_code.co_filename)
+    return real_compile(*args, **kwargs)
+re.compile = recording
+import etl.dates
+assert not [f for f in compiled if "/etl/dates/" in f], compiled
+assert "dateparser" not in sys.modules
+etl.dates.normalise_mentions(["March 3, 2024", "yesterday", "last week", "2014"], date(2025, 12, 3))
+assert "dateparser" not in sys.modules
+etl.dates.normalise_mention("3 mars 2025", date(2025, 12, 3))
+assert "dateparser" in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 # --------------------------------------------------------------------------- given dates
@@ -672,7 +798,7 @@ def test_the_embedded_index_files_months_and_time_zones_under_their_own_dates(
     tmp_path: Path,
 ) -> None:
     from etl.backends.base import SearchRequest
-    from etl.backends.sqlite import SqliteBackend
+    from etl.backends.sqlite.backend import SqliteBackend
     from etl.record import Article, make_id, text_fingerprint
 
     def article(title: str, published: str | None) -> Article:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from etl.enrich import Mention, clean_name, enrich, load_nlp, resolve_entities
+from etl.enrich import enrich, load_nlp
+from etl.entities import Mention, resolve_entities
+from etl.entity_names import clean_name
 from etl.extract import extract
 from etl.record import Article
 from etl.settings import DEFAULT_MODEL
 from etl.sources import read_file
 from tests.conftest import SEED_PEOPLE, SEED_PLACES
+from tests.paths import SEED
 
 
 def by_type(entities: list, etype: str) -> dict[str, int]:
@@ -94,13 +98,12 @@ def test_clean_name() -> None:
 
 @pytest.fixture(scope="module")
 def seed_article() -> Article:
-    seed = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_4b628f65354b724e.txt"
-    if not seed.exists():
+    if not SEED.exists():
         pytest.skip("the example article is not beside this checkout")
-    raw = next(read_file(seed, 10_000_000))
-    article = extract(raw)
-    article.published = "2025-12-01"  # a fixed reference date, so relative dates are testable
-    enrich([article], load_nlp(DEFAULT_MODEL))
+    raw = next(read_file(SEED, 10_000_000))
+    # A fixed reference date, so relative dates are testable.
+    article = replace(extract(raw), published="2025-12-01")
+    (article,) = enrich([article], load_nlp(DEFAULT_MODEL))
     return article
 
 
@@ -129,8 +132,7 @@ def test_seed_dates_are_normalised_against_the_publication_date(seed_article: Ar
 
 def test_non_english_article_gets_no_entities_but_a_warning(examples: Path) -> None:
     raw = next(read_file(examples / "rheinblick-rundschau-koeln-stadtbahn-porz.html", 10_000_000))
-    article = extract(raw)
-    enrich([article], load_nlp(DEFAULT_MODEL))
+    (article,) = enrich([extract(raw)], load_nlp(DEFAULT_MODEL))
     assert article.language == "de"
     assert article.entities == []
     assert "language_not_supported_by_ner" in article.warning
@@ -223,7 +225,7 @@ def test_an_all_capitals_headline_never_creates_a_person() -> None:
 
 
 def test_all_capitals_lines_are_found() -> None:
-    from etl.entities import shouted_lines
+    from etl.entity_names import shouted_lines
 
     text = "Sports in brief\nBURE SUSPENDED\nThe NHL suspended Pavel Bure on Monday."
     (span,) = shouted_lines(text)
@@ -337,9 +339,11 @@ def test_a_demonym_the_model_called_a_place_is_a_group() -> None:
 def test_country_facet_from_every_place() -> None:
     from tests.records import full_article
 
-    article = full_article()
-    article.entities = resolve_entities(
-        [Mention("Moscow", "GPE"), Mention("Texas", "GPE"), Mention("Donbas", "GPE")]
+    article = replace(
+        full_article(),
+        entities=resolve_entities(
+            [Mention("Moscow", "GPE"), Mention("Texas", "GPE"), Mention("Donbas", "GPE")]
+        ),
     )
     assert set(article.to_document()["country"]) == {"RU", "US", "UA"}
 

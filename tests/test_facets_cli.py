@@ -21,7 +21,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from etl.cli import app
-from tests.conftest import SEED, SEED_PEOPLE, SEED_PLACES
+from tests.conftest import SEED_PEOPLE, SEED_PLACES
+from tests.paths import SEED
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ folder at once, an ingest while searching, a file that vanishes between listing 
 the command line end to end) follow the table.
 
 Elsewhere: the extraction and reading units (``tests/test_extract.py``, ``tests/test_sources.py``)
-and hostile web servers (``tests/test_fetch_hostile.py``); surprises inside the pipeline's own
+and hostile web servers (``tests/web/test_fetch_hostile.py``); surprises inside the pipeline's own
 steps and killed processes (``tests/test_reliability.py``, ``tests/test_crash_consistency.py``).
 """
 
@@ -28,13 +28,15 @@ from typing import Any
 import pytest
 
 from etl.backends.base import SearchRequest
-from etl.backends.sqlite import SqliteBackend
+from etl.backends.sqlite.backend import SqliteBackend
+from etl.inputs import changed_files
 from etl.ledger import Ledger
-from etl.pipeline import RunReport, changed_files, ingest
+from etl.outcomes import RunReport
+from etl.pipeline import ingest
 from etl.settings import Settings
+from tests.paths import ROOT
 from tests.test_pipeline import ARTICLE
 
-ROOT = Path(__file__).resolve().parents[1]
 BAD_NAME = os.fsdecode(b"bad\xff.txt")  # not UTF-8: a surrogate escape in the str
 SAFE_BAD_NAME = "bad\\xff.txt"  # how it is recorded: a backslash escape, valid Unicode
 
@@ -85,7 +87,7 @@ class Case:
     make: Callable[[Path], list[str]]
     expect: dict[str, tuple[str, str]]
     max_bytes: int = 10 * 1024 * 1024
-    check: Callable[[Settings, RunReport], None] | None = None
+    check: Callable[[Settings, RunReport], None] = lambda settings, report: None
     skip: str = ""  # why the case cannot be played here ("" when it can)
 
 
@@ -377,8 +379,7 @@ def test_a_hostile_input_gets_its_one_outcome_and_the_rest_is_indexed(
     assert len(report.outcomes) == len(case.expect) + 2  # exactly one outcome per input
     indexed = [o for o in report.outcomes if o.outcome.value == "indexed"]
     assert sorted(d["id"] for d in documents(settings)) == sorted(str(o.doc_id) for o in indexed)
-    if case.check is not None:
-        case.check(settings, report)
+    case.check(settings, report)
 
 
 # --- beyond one file -------------------------------------------------------------------------
@@ -394,7 +395,7 @@ def test_a_file_that_vanishes_after_listing_is_rejected_as_vanished(
         (folder / "braga.txt").unlink(missing_ok=True)  # gone between listing and reading
         return found
 
-    monkeypatch.setattr("etl.pipeline.discover", list_then_delete)
+    monkeypatch.setattr("etl.inputs.discover", list_then_delete)
     got = by_name(ingest([str(folder)], settings))
     assert got["porto.txt"] == ("indexed", "")
     assert got["braga.txt"] == ("rejected", "vanished: deleted after it was listed")

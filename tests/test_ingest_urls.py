@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from etl.backends.base import SearchRequest
-from etl.backends.sqlite import SqliteBackend
+from etl.backends.sqlite.backend import SqliteBackend
 from etl.pipeline import ingest
 from etl.settings import Settings
+from tests.paths import EXAMPLES
 from tests.sites import Reply, Request, Site, rss, running
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "articles"
 PAGES = {
     "/news/port-strike": "harbor-ledger-rotterdam-port-strike.html",
     "/tech/solar-edge": "northwind-tech-review-solar-edge-servers.html",
@@ -38,7 +38,8 @@ def page_route(body: bytes):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
+def example_news_site() -> Iterator[Site]:
+    """Example articles with a feed, robots.txt, a disallowed page, an image and a menu page."""
     site = Site()
     for path, name in PAGES.items():
         site.route(path, page_route((EXAMPLES / name).read_bytes()))
@@ -76,16 +77,21 @@ def settings_for(tmp_path: Path) -> Settings:
     )
 
 
-def test_feed_and_urls_are_ingested_with_one_outcome_each(site: Site, tmp_path: Path) -> None:
+def test_feed_and_urls_are_ingested_with_one_outcome_each(
+    example_news_site: Site, tmp_path: Path
+) -> None:
     settings = settings_for(tmp_path)
     extra = [
-        site.url("/private/page"),
-        site.url("/missing"),
-        site.url("/logo.png"),
-        site.url("/menu"),
+        example_news_site.url("/private/page"),
+        example_news_site.url("/missing"),
+        example_news_site.url("/logo.png"),
+        example_news_site.url("/menu"),
     ]
-    report = ingest(extra, settings, feeds=[site.url("/feed.xml")])
-    got = {o.source.removeprefix(site.origin): (o.outcome.value, o.reason) for o in report.outcomes}
+    report = ingest(extra, settings, feeds=[example_news_site.url("/feed.xml")])
+    got = {
+        o.source.removeprefix(example_news_site.origin): (o.outcome.value, o.reason)
+        for o in report.outcomes
+    }
     assert got == {
         "/news/port-strike": ("indexed", ""),
         "/tech/solar-edge": ("indexed", ""),
@@ -102,7 +108,7 @@ def test_feed_and_urls_are_ingested_with_one_outcome_each(site: Site, tmp_path: 
     result = index.search(SearchRequest(query="Rotterdam", facets=["site", "author"]))
     assert result.total == 1
     doc = index.get(result.hits[0].id) or {}
-    assert doc["source"] == site.url("/news/port-strike")
+    assert doc["source"] == example_news_site.url("/news/port-strike")
     assert doc["source_kind"] == "url"
     assert doc["site"] == "The Harbor Ledger"
     assert doc["author"] == ["Daniel Ferreira"]
@@ -115,21 +121,21 @@ def test_feed_and_urls_are_ingested_with_one_outcome_each(site: Site, tmp_path: 
 
 
 def test_second_run_is_conditional_and_parses_nothing(
-    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example_news_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = settings_for(tmp_path)
-    urls = [site.url(p) for p in PAGES]
+    urls = [example_news_site.url(p) for p in PAGES]
     assert ingest(urls, settings).counts["indexed"] == 3
     monkeypatch.setattr("etl.process.extract", lambda *a, **k: pytest.fail("parsed again"))
     again = ingest(urls, settings)
     assert again.counts == {"indexed": 0, "unchanged": 3, "duplicate": 0, "rejected": 0}
     for path in PAGES:
-        first, second = site.requests_for(path)
+        first, second = example_news_site.requests_for(path)
         assert "if-none-match" not in first.headers
         assert second.headers["if-none-match"]
 
 
-def test_cli_takes_urls_as_well_as_paths(site: Site, tmp_path: Path) -> None:
+def test_cli_takes_urls_as_well_as_paths(example_news_site: Site, tmp_path: Path) -> None:
     env = {
         "ARTICLE_ETL_INDEX": str(tmp_path / "cli.db"),
         "ARTICLE_ETL_WORKERS": "1",
@@ -143,7 +149,7 @@ def test_cli_takes_urls_as_well_as_paths(site: Site, tmp_path: Path) -> None:
             "-m",
             "etl",
             "ingest",
-            site.url("/tech/solar-edge"),
+            example_news_site.url("/tech/solar-edge"),
             str(EXAMPLES / "azores-seafloor-cable-sensing.txt"),
             "--json",
         ],
@@ -159,6 +165,6 @@ def test_cli_takes_urls_as_well_as_paths(site: Site, tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report["counts"]["indexed"] == 2
     assert {o["source"] for o in report["outcomes"]} == {
-        site.url("/tech/solar-edge"),
+        example_news_site.url("/tech/solar-edge"),
         str(EXAMPLES / "azores-seafloor-cable-sensing.txt"),
     }

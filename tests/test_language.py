@@ -79,8 +79,7 @@ def test_a_page_declaring_another_language_is_flagged_and_tagged_by_its_text() -
 
 
 def test_german_text_declared_english_gets_no_english_entities() -> None:
-    german = extract(_page(GERMAN, "en"))
-    enrich([german], load_nlp(DEFAULT_MODEL))
+    (german,) = enrich([extract(_page(GERMAN, "en"))], load_nlp(DEFAULT_MODEL))
     assert german.entities == []  # no "gibt der Patient" as a person
     assert "language_not_supported_by_ner" in german.warning
 

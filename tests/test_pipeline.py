@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,10 +9,11 @@ from typing import Any
 import pytest
 
 from etl.backends.base import SearchRequest, TransientIndexError
-from etl.backends.sqlite import SqliteBackend
+from etl.backends.sqlite.backend import SqliteBackend
+from etl.inputs import changed_files
 from etl.ledger import Ledger
-from etl.pipeline import changed_files, ingest
-from etl.record import Outcome
+from etl.outcomes import Outcome
+from etl.pipeline import ingest
 from etl.settings import Settings
 from tests.conftest import SEED_PEOPLE, SEED_PLACES
 
@@ -140,15 +140,14 @@ class BrokenIndex(SqliteBackend):
 def test_index_failure_fails_the_run_and_leaves_inputs_pending(
     folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("etl.pipeline.open_backend", lambda s: BrokenIndex(s.index))
-    with pytest.raises(TransientIndexError):
-        ingest([str(folder)], settings)
+    with monkeypatch.context() as patch:
+        patch.setattr("etl.pipeline.open_backend", lambda s: BrokenIndex(s.index))
+        with pytest.raises(TransientIndexError):
+            ingest([str(folder)], settings)
     ledger = Ledger(settings.ledger_path)
     assert ledger.runs()[0]["status"] == "failed"
     assert ledger.states([str(folder / "porto.txt")]) == {}  # pending: nothing recorded
     ledger.close()
-    monkeypatch.undo()
-    os.environ["ARTICLE_ETL_WORKERS"] = "1"
     report = ingest([str(folder)], settings)
     assert report.counts["indexed"] == 2
 
@@ -172,10 +171,25 @@ def test_seed_article_is_indexed_and_searchable(seed: Path, settings: Settings) 
     index.close()
 
 
+def stored(settings: Settings) -> list[dict[str, Any]]:
+    """The documents a run stored, without the moment each was processed."""
+    index = SqliteBackend(settings.index)
+    try:
+        return [
+            {k: v for k, v in doc.items() if k != "processed_at"} for doc in index.iter_documents()
+        ]
+    finally:
+        index.close()
+
+
 def test_parallel_workers_give_the_same_result(folder: Path, tmp_path: Path) -> None:
+    one = Settings(index=str(tmp_path / "one.db"), workers=1)
+    one_report = ingest([str(folder)], one)
     settings = Settings(index=str(tmp_path / "par.db"), workers=2)
     report = ingest([str(folder)], settings)
     assert report.counts["indexed"] == 2
+    assert outcomes(report) == outcomes(one_report)
+    assert stored(settings) == stored(one)
 
 
 def test_a_daemonic_process_ingests_without_worker_processes(folder: Path, tmp_path: Path) -> None:
@@ -199,7 +213,7 @@ def test_progress_is_logged_for_long_batches(
 ) -> None:
     import logging
 
-    from etl.pipeline import log_progress
+    from etl.outcomes import log_progress
 
     with caplog.at_level(logging.INFO, logger="progress-test"):
         ingest(

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from etl.backends.base import ParsedQuery, QueryTerm, SearchRequest, parse_query
-from etl.backends.elasticsearch import build_search_body
-from etl.backends.sqlite import SqliteBackend, fts_queries
+from etl.backends.elasticsearch.query import build_search_body
+from etl.backends.sqlite.backend import SqliteBackend
+from etl.backends.sqlite.search import fts_queries
 from etl.record import Article
 from tests.records import full_article
 

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from etl.backends.base import SearchRequest
-from etl.backends.sqlite import SqliteBackend
+from etl.backends.sqlite.backend import SqliteBackend
 from etl.ledger import Ledger
-from etl.pipeline import RunReport, ingest
+from etl.outcomes import RunReport
+from etl.pipeline import ingest
 from etl.settings import Settings
 from tests.test_pipeline import ARTICLE
 
@@ -60,18 +61,18 @@ def _fail_for_bad(real: Callable[..., Any], keys: Callable[..., Any]) -> Callabl
 def _patch_discover(mp: pytest.MonkeyPatch) -> None:
     from etl.sources import discover
 
-    mp.setattr("etl.pipeline.discover", _fail_for_bad(discover, lambda p, *a: p))
+    mp.setattr("etl.inputs.discover", _fail_for_bad(discover, lambda p, *a: p))
 
 
 def _patch_read(mp: pytest.MonkeyPatch) -> None:
     import etl.sources
 
     mp.setattr(etl.sources, "read_file", _fail_for_bad(etl.sources.read_file, lambda p, *a: [p]))
-    # the pipeline may hold its own reference
-    import etl.pipeline
+    # the run's inputs may hold their own reference
+    import etl.inputs
 
-    if hasattr(etl.pipeline, "read_file"):
-        mp.setattr(etl.pipeline, "read_file", etl.sources.read_file)
+    if hasattr(etl.inputs, "read_file"):
+        mp.setattr(etl.inputs, "read_file", etl.sources.read_file)
 
 
 def _patch_lookup(mp: pytest.MonkeyPatch) -> None:
@@ -100,11 +101,11 @@ def _patch_hash(mp: pytest.MonkeyPatch) -> None:
 
 
 def _patch_duplicate_check(mp: pytest.MonkeyPatch) -> None:
-    real = Ledger.holder_of_content
+    real = Ledger.content_holders
     mp.setattr(
         Ledger,
-        "holder_of_content",
-        _fail_for_bad(real, lambda s, h, other_than: [other_than]),
+        "content_holders",
+        _fail_for_bad(real, lambda s, articles: [a.source for a in articles]),
     )
 
 

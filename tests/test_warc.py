@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from es_live import es_url, live_settings
 from typer.testing import CliRunner
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from etl.backends.base import SearchRequest, TransientIndexError
-from etl.backends.sqlite import SqliteBackend
+from etl.backends.sqlite.backend import SqliteBackend
 from etl.cli import app
-from etl.pipeline import RunReport, changed_files, ingest
+from etl.inputs import changed_files
+from etl.outcomes import RunReport
+from etl.pipeline import ingest
 from etl.settings import Settings
 from etl.sources import discover, read_file
+from tests.es_live import es_url, live_settings
 from tests.warc_corpus import Crawl, write_crawl
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -264,7 +266,7 @@ def test_the_ingest_files_tasks_take_an_archive_from_the_inbox_until_it_is_read(
 ) -> None:
     """What the ``ingest_files`` DAG's tasks do with an archive dropped into the inbox: list
     it, ingest it in a batch, then leave it out as unchanged until the file changes."""
-    from etl import tasks
+    from etl.orchestration import tasks
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -333,7 +335,7 @@ def test_cli_ingest_search_collapse_and_show(crawl: Crawl, tmp_path: Path) -> No
 
 @pytest.fixture
 def es_settings_live(tmp_path: Path) -> Iterator[Settings]:
-    from etl.es_admin import setup
+    from etl.backends.elasticsearch.admin import setup
 
     with live_settings(es_url(), tmp_path / "ledger.db") as settings:
         setup(settings)
@@ -344,7 +346,7 @@ def es_settings_live(tmp_path: Path) -> Iterator[Settings]:
 def test_warc_into_elasticsearch_collapses_like_the_embedded_index(
     ingested: Ingested, es_settings_live: Settings
 ) -> None:
-    from etl.backends.elasticsearch import ElasticsearchBackend
+    from etl.backends.elasticsearch.backend import ElasticsearchBackend
 
     report = ingest([str(ingested.crawl.path)], es_settings_live)
     assert report.counts == {"indexed": 9, "unchanged": 0, "duplicate": 0, "rejected": 1}

@@ -8,11 +8,12 @@ from etl.settings import Settings
 
 
 def open_backend(settings: Settings) -> IndexBackend:
+    """The backend ``settings.index`` names; only its module is imported."""
     if settings.uses_elasticsearch:
-        from etl.backends.elasticsearch import ElasticsearchBackend
+        from etl.backends.elasticsearch.backend import ElasticsearchBackend
 
         return ElasticsearchBackend.from_settings(settings)
-    from etl.backends.sqlite import SqliteBackend
+    from etl.backends.sqlite.backend import SqliteBackend
 
     backend = SqliteBackend(settings.index)
     backend.search_timeout = settings.search_timeout

@@ -1,7 +1,7 @@
 """The one small interface every index backend implements, and the search API's shapes.
 
 Results have the same shape from every backend, so the CLI, the DAGs and the contract tests
-(tests/test_backend_contract.py) do not care which one is behind them.
+(tests/backends/test_backend_contract.py) do not care which one is behind them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
+from etl.errors import SetupError, TransientError
 from etl.record import Article
 
 
@@ -19,13 +20,13 @@ class IndexError_(Exception):
     """Base of index errors."""
 
 
-class TransientIndexError(IndexError_):
+class TransientIndexError(IndexError_, TransientError):
     """The index could not be reached or is overloaded (network, 429/503 after retries).
 
     The batch fails so that Airflow retries the task; its documents stay pending."""
 
 
-class IndexSetupError(IndexError_):
+class IndexSetupError(IndexError_, SetupError):
     """The index is missing or misconfigured (run ``article-etl es setup``)."""
 
 
@@ -61,6 +62,8 @@ class IndexResult:
 
 @dataclass(slots=True)
 class SearchRequest:
+    """A search: query, filters, facets, histogram and page (the same for every backend)."""
+
     query: str = ""
     # field -> accepted values (OR within a field, AND across fields); fields are facet fields
     filters: dict[str, list[str]] = field(default_factory=dict)
@@ -78,12 +81,16 @@ class SearchRequest:
 
 @dataclass(slots=True)
 class FacetValue:
+    """One value of a facet or histogram bucket and how many documents have it."""
+
     value: str
     count: int
 
 
 @dataclass(slots=True)
 class Hit:
+    """One document of a result page, with its highlighted snippet."""
+
     id: str
     score: float
     title: str
@@ -99,6 +106,8 @@ class Hit:
 
 @dataclass(slots=True)
 class SearchResult:
+    """What a search found: the total, a page of hits, facets and histogram."""
+
     total: int
     hits: list[Hit]
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)

@@ -16,8 +16,8 @@ import atheris
 
 with atheris.instrument_imports(include=["etl"]):
     from etl.backends.base import QueryTooLarge, SearchRequest, parse_query
-    from etl.backends.elasticsearch import build_search_body
-    from etl.backends.sqlite import fts_queries
+    from etl.backends.elasticsearch.query import build_search_body
+    from etl.backends.sqlite.search import fts_queries
 
 DB = sqlite3.connect(":memory:")
 DB.execute(

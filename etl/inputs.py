@@ -1,0 +1,207 @@
+"""The inputs of a run: files and folders listed, then read one by one; URLs, feeds, sitemaps
+and URL lists discovered and fetched. Whatever cannot be listed, read or fetched becomes an
+input with a ``Rejection``, so that every input ends in an outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from etl.ledger import LEDGER_FAILURES, Ledger
+from etl.outcomes import Rejection, safe_text
+from etl.record import PIPELINE_VERSION
+from etl.settings import Settings
+from etl.sources import RawInput, discover, is_warc_file, read_file
+from etl.warc import archive_state, archives_read, mark_archives_read
+
+LOG = logging.getLogger(__name__)
+VANISHED = "vanished: deleted after it was listed"
+
+
+def split_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(URLs, paths) of the inputs given."""
+    urls = [i for i in inputs if i.startswith(("http://", "https://"))]
+    return urls, [i for i in inputs if i not in urls]
+
+
+@dataclass(slots=True)
+class RunInputs:
+    """The inputs of one run: files listed when it starts, read (and URLs fetched) as it goes."""
+
+    settings: Settings
+    files: list[Path]
+    unlisted: list[RawInput]  # paths that cannot be listed, rejected with why
+    urls: Sequence[str] = ()
+    feeds: Sequence[str] = ()
+    sitemaps: Sequence[str] = ()
+    url_lists: Sequence[str] = ()
+    # Records of web archives that are not articles, by why (``RunReport.skipped``).
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def listed(
+        cls,
+        inputs: Sequence[str],
+        settings: Settings,
+        *,
+        feeds: Sequence[str] = (),
+        sitemaps: Sequence[str] = (),
+        url_lists: Sequence[str] = (),
+    ) -> RunInputs:
+        urls, paths = split_inputs(inputs)
+        files, unlisted = discover_files(paths, settings)
+        return cls(settings, files, unlisted, urls, feeds, sitemaps, url_lists)
+
+    def read(self, ledger: Ledger) -> Iterator[RawInput]:
+        """Every input, its key and texts made safe to record (``safe_text``)."""
+        sources: list[Iterable[RawInput]] = [
+            self.unlisted,
+            _read_files(self.files, self.settings.max_input_bytes, self.skipped),
+        ]
+        if self.urls or self.feeds or self.sitemaps or self.url_lists:
+            sources.append(self._url_inputs(ledger))
+        for source in sources:
+            for raw in source:
+                raw.key = safe_text(raw.key)
+                raw.url = safe_text(raw.url)
+                if raw.rejection is not None:
+                    raw.rejection = Rejection(raw.rejection)
+                yield raw
+
+    def note_archives_read(self) -> None:
+        """After a run that recorded every input: its web archives need no run while they stay
+        as they are (``changed_files``). Failing to note it only costs reading them again."""
+        archives = {safe_text(str(f)): f for f in self.files if is_warc_file(f)}
+        if not archives:
+            return
+        try:
+            mark_archives_read(self.settings.ledger_path, archives)
+        except Exception as exc:
+            LOG.warning("web archives read not noted: %s", Rejection.of(exc))
+
+    def _url_inputs(self, ledger: Ledger) -> Iterator[RawInput]:
+        from etl.web.discovery import discover_urls
+        from etl.web.dispatch import fetch_inputs
+
+        names = [*self.urls, *self.feeds, *self.sitemaps, *self.url_lists]
+        try:
+            found, rejected = discover_urls(
+                self.urls,
+                self.settings,
+                feeds=self.feeds,
+                sitemaps=self.sitemaps,
+                list_files=self.url_lists,
+            )
+        except Exception as exc:  # discover_urls guards each source; this is the last resort
+            from etl.web.protocol import shown_url
+
+            LOG.exception("URL discovery failed")
+            reason = Rejection.of(exc, "URL discovery failed")
+            yield from (RawInput(key=shown_url(n), kind="url", rejection=reason) for n in names)
+            return
+        yield from rejected
+        try:  # fetched in full when unfinished: no conditional request then
+            known = ledger.conditional_hashes(found)
+        except LEDGER_FAILURES:
+            raise
+        except Exception as exc:  # only costs the conditional requests
+            LOG.warning("no conditional requests this run: %s", Rejection.of(exc))
+            known = {}
+        pending = dict.fromkeys(found)
+        try:
+            for raw in fetch_inputs(
+                found, self.settings, cache_path=self.settings.ledger_path, known_hashes=known
+            ):
+                pending.pop(raw.key, None)
+                yield raw
+        except LEDGER_FAILURES:
+            raise
+        except Exception as exc:  # fetch_input never raises; the dispatcher around it might
+            LOG.exception("fetching failed")
+            reason = Rejection.of(exc, "fetch failed")
+            for url in pending:
+                yield RawInput(key=url, kind="url", url=url, rejection=reason)
+
+
+def discover_files(paths: Sequence[str], settings: Settings) -> tuple[list[Path], list[RawInput]]:
+    """The files under ``paths``, and the paths that cannot be listed as rejected inputs.
+
+    Each path is listed on its own: one that fails (missing, a name the system refuses, a
+    folder that cannot be read) is rejected with the reason and the others are listed."""
+    files: dict[Path, None] = {}
+    unlisted: list[RawInput] = []
+    for p in paths:
+        try:
+            key = str(Path(p).absolute())
+        except Exception:  # no current folder, or a name the system refuses
+            key = p
+        try:
+            if not Path(p).exists():
+                reason = Rejection("no such file or directory")
+                unlisted.append(RawInput(key=key, kind="file", rejection=reason))
+                continue
+            found = discover([p], settings.include, settings.exclude)
+        except Exception as exc:
+            LOG.warning("cannot list %s: %s", safe_text(p), Rejection.of(exc))
+            reason = Rejection(f"cannot list: {Rejection.of(exc)}")
+            unlisted.append(RawInput(key=key, kind="file", rejection=reason))
+            continue
+        files.update(dict.fromkeys(found))
+    return list(files), unlisted
+
+
+def changed_files(paths: Sequence[str], settings: Settings) -> list[str]:
+    """Files under ``paths`` that are new or whose bytes changed since they were indexed.
+
+    Cheap: one read and hash per file (a ``.gz`` file inflated first, as the ledger hashes
+    it), no parsing."""
+    from etl.sources import recorded_hash
+
+    files, unlisted = discover_files(paths, settings)
+    ledger = Ledger(settings.ledger_path)
+    try:
+        known = ledger.settled_hashes(PIPELINE_VERSION)
+    finally:
+        ledger.close()
+    changed = [raw.key for raw in unlisted]  # the run records why
+    archives = archives_read(settings.ledger_path) if any(map(is_warc_file, files)) else {}
+    for path in files:
+        key = safe_text(str(path))
+        if is_warc_file(path):  # listed until a run has read it to the end as it is now
+            if archive_state(path) is None or archives.get(key) != archive_state(path):
+                changed.append(str(path))
+            continue
+        # None: a container file (its records are checked one by one) or a file that cannot be
+        # read as one input (the run records why).
+        if key not in known or recorded_hash(path, settings.max_input_bytes) != known[key]:
+            changed.append(str(path))
+    return changed
+
+
+def _read_files(
+    files: Sequence[Path], max_bytes: int, skipped: Counter[str] | None = None
+) -> Iterator[RawInput]:
+    """The inputs of each file; a file that fails to read in any way is rejected alone, and
+    a file that was listed but is gone by the time it is read is rejected as vanished."""
+    for path in files:
+        try:
+            for raw in read_file(path, max_bytes, skipped):
+                if raw.rejection is not None and raw.kind == "file" and _vanished(path):
+                    raw.rejection = Rejection(VANISHED)
+                yield raw
+        except Exception as exc:
+            LOG.warning("cannot read %s: %s", safe_text(str(path)), Rejection.of(exc))
+            reason = VANISHED if _vanished(path) else f"cannot read file: {Rejection.of(exc)}"
+            yield RawInput(key=str(path), kind="file", rejection=Rejection(reason))
+
+
+def _vanished(path: Path) -> bool:
+    try:
+        return not os.path.lexists(path)
+    except Exception:
+        return False

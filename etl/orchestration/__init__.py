@@ -1,0 +1,1 @@
+"""Airflow glue: DAG parameters, task callables and the shared retry policy."""
