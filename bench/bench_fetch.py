@@ -58,7 +58,7 @@ def run_once(
     started = time.perf_counter()
     ok = not_modified = rejected = 0
     hashes: dict[str, str] = {}
-    for raw in fetch_inputs(urls, settings, cache_path=cache, known_hashes=known):
+    for raw in fetch_inputs(urls, settings, cache_location=cache, known_hashes=known):
         if raw.rejection:
             rejected += 1
         elif raw.not_modified:

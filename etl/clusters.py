@@ -9,10 +9,11 @@ similar one when their estimated Jaccard similarity is at least ``JOIN_THRESHOLD
 starts a story of its own, whose id is its own document id. Ids are stable: an article never
 changes the story of the articles before it, so a story's id is the id of its first document.
 
-The LSH buckets and the signatures are kept in the ledger's SQLite file (tables
-``ledger_story_*``): ``MinHashLSH`` keeps its buckets in memory (or Redis/Cassandra), so its
-banding (``b``, ``r`` from its optimiser, the same band hashing) is applied here to a table
-indexed by (band, key). A new article costs one statement of ``b`` indexed look-ups and a
+The LSH buckets and the signatures are kept in the ledger's database (tables
+``ledger_story_*``, ``etl.ledger.db``: its SQLite file or its PostgreSQL database):
+``MinHashLSH`` keeps its buckets in memory (or Redis/Cassandra), so its banding (``b``, ``r``
+from its optimiser, the same band hashing) is applied here to a table indexed by (band, key).
+A new article costs one statement of ``b`` indexed look-ups and a
 comparison with the few candidates they return, never a pass over every document; a re-run,
 another process or an Airflow task continues the same clusters.
 
@@ -37,9 +38,9 @@ import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from etl.backends.base import IndexBackend, IndexResult, SearchRequest, SearchResult
-from etl.ledger import now_iso
+from etl.ledger import now_iso, open_database
+from etl.ledger.db import Database, migrate
 from etl.record import Article
-from etl.sqlite_util import connect
 
 LOG = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ CREATE TABLE IF NOT EXISTS ledger_story_meta (
 CREATE TABLE IF NOT EXISTS ledger_story_docs (
     doc_id     TEXT PRIMARY KEY,
     cluster_id TEXT NOT NULL,
-    signature  BLOB NOT NULL,             -- NUM_PERM uint32 hash values, little-endian
+    signature  {blob} NOT NULL,            -- NUM_PERM uint32 hash values, little-endian
     added_at   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_story_docs_cluster ON ledger_story_docs(cluster_id);
@@ -70,10 +71,10 @@ CREATE INDEX IF NOT EXISTS ledger_story_docs_cluster ON ledger_story_docs(cluste
 -- document's rows are found again from its signature: no second index to write.)
 CREATE TABLE IF NOT EXISTS ledger_story_bands (
     band   INTEGER NOT NULL,
-    key    INTEGER NOT NULL,
+    key    BIGINT NOT NULL,
     doc_id TEXT NOT NULL,
     PRIMARY KEY (band, key, doc_id)
-) WITHOUT ROWID;
+) {without_rowid};
 """
 
 
@@ -145,8 +146,8 @@ class _Buckets:
     optimiser for ``LSH_THRESHOLD``) with its hash tables as rows of ``ledger_story_bands``:
     a query is one indexed look-up of the ``b`` (band, key) pairs, an insert one statement."""
 
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
         lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self.b, self.r = int(lsh.b), int(lsh.r)
         self.ranges: list[tuple[int, int]] = list(lsh.hashranges)
@@ -164,20 +165,21 @@ class _Buckets:
         """The documents sharing at least one band (``keys``) with a signature."""
         # One statement, each band an indexed look-up (a join on VALUES may scan the table).
         one = "SELECT doc_id FROM ledger_story_bands WHERE band = ? AND key = ?"
-        rows = self._conn.execute(
+        rows = self._db.execute(
             " UNION ".join([one] * len(pairs)), [v for pair in pairs for v in pair]
         ).fetchall()
-        return sorted(r[0] for r in rows)
+        return sorted(r["doc_id"] for r in rows)
 
     def remove(self, doc_id: str, pairs: list[tuple[int, int]]) -> None:
-        self._conn.executemany(
+        self._db.executemany(
             "DELETE FROM ledger_story_bands WHERE band = ? AND key = ? AND doc_id = ?",
             [(band, key, doc_id) for band, key in pairs],
         )
 
     def add(self, doc_id: str, pairs: list[tuple[int, int]]) -> None:
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO ledger_story_bands(band, key, doc_id) VALUES (?, ?, ?)",
+        self._db.executemany(
+            "INSERT INTO ledger_story_bands(band, key, doc_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [(band, key, doc_id) for band, key in pairs],
         )
 
@@ -195,14 +197,18 @@ class Assignment:
 
 
 class StoryClusters:
-    """The story of every indexed article, kept in the ledger's SQLite file."""
+    """The story of every indexed article, kept in the ledger's database at ``location`` (a
+    SQLite file path or a ``postgresql://`` URL)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._conn = connect(self.path)
-        self._conn.executescript(_SCHEMA)
-        self._buckets = _Buckets(self._conn)
-        self._check_parameters()
+    def __init__(self, location: str | Path) -> None:
+        self._db = open_database(location)
+        try:
+            migrate(self._db, "story_clusters", (_SCHEMA,), now_iso())
+            self._buckets = _Buckets(self._db)
+            self._check_parameters()
+        except BaseException:
+            self._db.close()
+            raise
 
     def _parameters(self) -> str:
         return json.dumps(
@@ -223,22 +229,23 @@ class StoryClusters:
         dropped (the stories already indexed keep their ids; new articles start new ones)."""
         wanted = self._parameters()
         with self._transaction():
-            row = self._conn.execute(
+            row = self._db.execute(
                 "SELECT value FROM ledger_story_meta WHERE name = 'parameters'"
             ).fetchone()
-            if row is not None and row[0] == wanted:
+            if row is not None and row["value"] == wanted:
                 return
             if row is not None:
                 LOG.warning("story clusters: signature parameters changed; earlier ones dropped")
-                self._conn.execute("DELETE FROM ledger_story_docs")
-                self._conn.execute("DELETE FROM ledger_story_bands")
-            self._conn.execute(
-                "INSERT OR REPLACE INTO ledger_story_meta(name, value) VALUES ('parameters', ?)",
+                self._db.execute("DELETE FROM ledger_story_docs")
+                self._db.execute("DELETE FROM ledger_story_bands")
+            self._db.execute(
+                "INSERT INTO ledger_story_meta(name, value) VALUES ('parameters', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                 (wanted,),
             )
 
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> StoryClusters:
         return self
@@ -248,15 +255,10 @@ class StoryClusters:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        # IMMEDIATE: two processes clustering at once see each other's articles, one after
+        # Serialized: two processes clustering at once see each other's articles, one after
         # the other, instead of both starting the same story.
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.transaction(serialize="article-etl story clusters"):
             yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     def assign(self, articles: Sequence[Article]) -> list[Assignment]:
         """Give each article its story (a new record with ``story_cluster``), in order: an
@@ -284,7 +286,7 @@ class StoryClusters:
             found = Assignment(replace(article, story_cluster=best[1]), best[0], best[2])
         else:
             found = Assignment(replace(article, story_cluster=doc_id), 0.0, None)
-        self._conn.execute(
+        self._db.execute(
             "INSERT INTO ledger_story_docs(doc_id, cluster_id, signature, added_at) "
             "VALUES (?, ?, ?, ?)",
             (doc_id, found.article.story_cluster, _to_blob(sig), now_iso()),
@@ -295,13 +297,13 @@ class StoryClusters:
     def _signatures(self, doc_ids: Sequence[str]) -> Iterator[tuple[str, str, LeanMinHash]]:
         for i in range(0, len(doc_ids), 500):
             chunk = doc_ids[i : i + 500]
-            rows = self._conn.execute(
+            rows = self._db.execute(
                 "SELECT doc_id, cluster_id, signature FROM ledger_story_docs "
                 f"WHERE doc_id IN ({','.join('?' * len(chunk))})",
                 list(chunk),
             ).fetchall()
             for row in rows:
-                yield row[0], row[1], _from_blob(row[2])
+                yield row["doc_id"], row["cluster_id"], _from_blob(bytes(row["signature"]))
 
     def forget(self, doc_ids: Iterable[str]) -> None:
         """The documents left the index: they are no longer anyone's closest article."""
@@ -313,22 +315,23 @@ class StoryClusters:
                 self._forget(doc_id)
 
     def _forget(self, doc_id: str) -> None:
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT signature FROM ledger_story_docs WHERE doc_id = ?", (doc_id,)
         ).fetchone()
         if row is None:
             return
-        self._buckets.remove(doc_id, self._buckets.keys(_from_blob(row[0])))
-        self._conn.execute("DELETE FROM ledger_story_docs WHERE doc_id = ?", (doc_id,))
+        self._buckets.remove(doc_id, self._buckets.keys(_from_blob(bytes(row["signature"]))))
+        self._db.execute("DELETE FROM ledger_story_docs WHERE doc_id = ?", (doc_id,))
 
     def cluster_of(self, doc_id: str) -> str | None:
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT cluster_id FROM ledger_story_docs WHERE doc_id = ?", (doc_id,)
         ).fetchone()
-        return str(row[0]) if row else None
+        return str(row["cluster_id"]) if row else None
 
     def count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM ledger_story_docs").fetchone()[0])
+        row = self._db.execute("SELECT COUNT(*) AS n FROM ledger_story_docs").fetchone()
+        return int(row["n"]) if row else 0
 
 
 # --- every index write passes through it -----------------------------------------------------
@@ -382,10 +385,11 @@ class ClusteringBackend:
             self.clusters.close()
 
 
-def with_story_clusters(backend: IndexBackend, ledger_path: str | Path) -> IndexBackend:
-    """``backend`` with story clustering on its writes, the signatures in ``ledger_path``."""
+def with_story_clusters(backend: IndexBackend, ledger_location: str | Path) -> IndexBackend:
+    """``backend`` with story clustering on its writes, the signatures in the ledger's
+    database at ``ledger_location``."""
     try:
-        clusters = StoryClusters(ledger_path)
+        clusters = StoryClusters(ledger_location)
     except BaseException:
         backend.close()
         raise

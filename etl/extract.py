@@ -20,7 +20,7 @@ import trafilatura
 from lxml import html as lxml_html
 from trafilatura.utils import load_html
 
-from etl.dates import parse_published
+from etl.dates import parse_published, parse_stated_day
 from etl.dates.page_evidence import page_evidence
 from etl.dates.pubdate import PublishedDate, choose_published, library_date_params
 from etl.decode import NotText, decode
@@ -251,12 +251,10 @@ def _stated_date(body: str) -> str | None:
     match = _TEXT_DATE_LINE.search(head) or _BYLINE_DATE_LINE.search(head)
     if not match:
         return None
-    import dateparser
-
-    parsed = dateparser.parse(match.group(1), settings={"STRICT_PARSING": True})
-    if parsed is None:
+    day = parse_stated_day(match.group(1))
+    if day is None:
         return None
-    value = parsed.date().isoformat()
+    value = day.isoformat()
     return value if _valid_day(value) else None
 
 

@@ -58,7 +58,8 @@ class RunInputs:
         return cls(settings, files, unlisted, urls, feeds, sitemaps, url_lists)
 
     def read(self, ledger: Ledger) -> Iterator[RawInput]:
-        """Every input, its key and texts made safe to record (``safe_text``)."""
+        """Every input, its key and URL made safe to record (``safe_text``; a ``Rejection``
+        is safe already)."""
         sources: list[Iterable[RawInput]] = [
             self.unlisted,
             _read_files(self.files, self.settings.max_input_bytes, self.skipped),
@@ -69,8 +70,6 @@ class RunInputs:
             for raw in source:
                 raw.key = safe_text(raw.key)
                 raw.url = safe_text(raw.url)
-                if raw.rejection is not None:
-                    raw.rejection = Rejection(raw.rejection)
                 yield raw
 
     def note_archives_read(self) -> None:
@@ -80,7 +79,7 @@ class RunInputs:
         if not archives:
             return
         try:
-            mark_archives_read(self.settings.ledger_path, archives)
+            mark_archives_read(self.settings.ledger_location, archives)
         except Exception as exc:
             LOG.warning("web archives read not noted: %s", Rejection.of(exc))
 
@@ -115,7 +114,10 @@ class RunInputs:
         pending = dict.fromkeys(found)
         try:
             for raw in fetch_inputs(
-                found, self.settings, cache_path=self.settings.ledger_path, known_hashes=known
+                found,
+                self.settings,
+                cache_location=self.settings.ledger_location,
+                known_hashes=known,
             ):
                 pending.pop(raw.key, None)
                 yield raw
@@ -163,13 +165,13 @@ def changed_files(paths: Sequence[str], settings: Settings) -> list[str]:
     from etl.sources import recorded_hash
 
     files, unlisted = discover_files(paths, settings)
-    ledger = Ledger(settings.ledger_path)
+    ledger = Ledger(settings.ledger_location)
     try:
         known = ledger.settled_hashes(PIPELINE_VERSION)
     finally:
         ledger.close()
     changed = [raw.key for raw in unlisted]  # the run records why
-    archives = archives_read(settings.ledger_path) if any(map(is_warc_file, files)) else {}
+    archives = archives_read(settings.ledger_location) if any(map(is_warc_file, files)) else {}
     for path in files:
         key = safe_text(str(path))
         if is_warc_file(path):  # listed until a run has read it to the end as it is now

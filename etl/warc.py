@@ -31,6 +31,7 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
+from etl.outcomes import Rejection
 from etl.sources import RawInput, is_warc_file
 
 __all__ = ["is_warc_file", "read_warc"]
@@ -76,8 +77,10 @@ def read_warc(
                 yield RawInput(
                     key=_position(path, start),
                     kind="warc",
-                    rejection=f"unreadable WARC data from byte {start:,}: {_describe(exc)} "
-                    "(the rest of the file is not read)",
+                    rejection=Rejection(
+                        f"unreadable WARC data from byte {start:,}: {Rejection.of(exc)} "
+                        "(the rest of the file is not read)"
+                    ),
                 )
                 return
             if raw is not None:
@@ -89,7 +92,9 @@ def read_warc(
         yield RawInput(
             key=_position(path, end),
             kind="warc",
-            rejection=f"truncated WARC record: the file ends inside the record at byte {end:,}",
+            rejection=Rejection(
+                f"truncated WARC record: the file ends inside the record at byte {end:,}"
+            ),
         )
 
 
@@ -118,12 +123,12 @@ def _record_input(
     key, problem = _key_for(target, _position(path, start))
     if problem:
         _drain(record)
-        return RawInput(key=key, kind="warc", rejection=problem)
+        return RawInput(key=key, kind="warc", rejection=Rejection(problem))
     try:
         data = record.content_stream().read(max_bytes + 1)
     except Exception as exc:  # a Content-Encoding that does not decode
         _drain(record)
-        return _rejected(key, f"cannot decode the payload: {_describe(exc)}")
+        return _rejected(key, Rejection.of(exc, "cannot decode the payload"))
     if not media and not _looks_like_html(data):
         _drain(record)
         skipped[SKIP_NOT_HTML] += 1
@@ -145,7 +150,8 @@ def _record_input(
     if fetched:
         extra["fetched_at"] = fetched
     if not data.strip():
-        return RawInput(key=key, kind="warc", url=key, rejection="empty payload", extra=extra)
+        empty = Rejection("empty payload")
+        return RawInput(key=key, kind="warc", url=key, rejection=empty, extra=extra)
     return RawInput(key=key, kind="warc", data=data, media_type="html", url=key, extra=extra)
 
 
@@ -170,11 +176,11 @@ def _key_for(target: str, where: str) -> tuple[str, str]:
     except InvalidURL as exc:
         return where, f"WARC-Target-URI {_shown(target)}: {exc}"
     except Exception as exc:  # courlan on a URL nobody foresaw
-        return where, f"WARC-Target-URI {_shown(target)}: invalid URL ({_describe(exc)})"
+        return where, f"WARC-Target-URI {_shown(target)}: invalid URL ({Rejection.of(exc)})"
 
 
 def _rejected(url: str, reason: str) -> RawInput:
-    return RawInput(key=url, kind="warc", url=url, rejection=reason)
+    return RawInput(key=url, kind="warc", url=url, rejection=Rejection(reason))
 
 
 def _shown(url: str) -> str:
@@ -205,11 +211,6 @@ def _position(path: Path, offset: int) -> str:
     return f"{path}#{offset}"
 
 
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 # --- archives read to the end ------------------------------------------------------------------
 
 # A web archive is many inputs, so the ledger knows its records, not the file. To list the
@@ -236,34 +237,45 @@ def archive_state(path: Path) -> str | None:
     return f"{stat.st_size}:{stat.st_mtime_ns}:{PIPELINE_VERSION}"
 
 
-def archives_read(ledger_path: Path) -> dict[str, str]:
-    """Archive path -> its state when a run last read it to the end."""
-    from etl.sqlite_util import connect
+def _open_archives(ledger_location: str | Path) -> Any:
+    """The ledger's database (``etl.ledger.db``) with its ``ledger_warc_files`` table."""
+    from etl.ledger import now_iso, open_database
+    from etl.ledger.db import migrate
 
-    conn = connect(ledger_path)
+    db = open_database(ledger_location)
     try:
-        conn.executescript(_ARCHIVES_SCHEMA)
-        return {r[0]: r[1] for r in conn.execute("SELECT path, state FROM ledger_warc_files")}
+        migrate(db, "warc_files", (_ARCHIVES_SCHEMA,), now_iso())
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def archives_read(ledger_location: str | Path) -> dict[str, str]:
+    """Archive path -> its state when a run last read it to the end."""
+    db = _open_archives(ledger_location)
+    try:
+        rows = db.execute("SELECT path, state FROM ledger_warc_files").fetchall()
+        return {r["path"]: r["state"] for r in rows}
     finally:
-        conn.close()
+        db.close()
 
 
-def mark_archives_read(ledger_path: Path, paths: dict[str, Path]) -> None:
+def mark_archives_read(ledger_location: str | Path, paths: dict[str, Path]) -> None:
     """Note the archives (key -> file) a run read to the end and recorded every input of."""
     from etl.ledger import now_iso
-    from etl.sqlite_util import connect
 
     rows = [(key, state, now_iso()) for key, p in paths.items() if (state := archive_state(p))]
     if not rows:
         return
-    conn = connect(ledger_path)
+    db = _open_archives(ledger_location)
     try:
-        conn.executescript(_ARCHIVES_SCHEMA)
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(
-            "INSERT OR REPLACE INTO ledger_warc_files(path, state, read_at) VALUES (?, ?, ?)",
-            rows,
-        )
-        conn.execute("COMMIT")
+        with db.transaction():
+            db.executemany(
+                "INSERT INTO ledger_warc_files(path, state, read_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET state = excluded.state, "
+                "read_at = excluded.read_at",
+                sorted(rows),
+            )
     finally:
-        conn.close()
+        db.close()

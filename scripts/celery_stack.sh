@@ -68,6 +68,14 @@ _workers=()
 for ((_i = 1; _i <= CELERY_WORKERS; _i++)); do _workers+=("worker$_i"); done
 _components=(api-server scheduler dag-processor "${_workers[@]}")
 
+# As airflow_env.sh's, but a zombie is not running: a worker killed with kill -9 stays one until
+# init reaps it, and kill -0 still reaches it.
+_running() {
+    local pid s
+    pid="$(cat "$(_pidfile "$1")" 2>/dev/null)" || return 1
+    s="$(ps -o stat= -p "$pid" 2>/dev/null)" && [[ "$s" != Z* ]]
+}
+
 _node_name() { echo "$1@$(hostname -f 2>/dev/null || hostname)"; }
 
 # Exit 0 once worker $1 logged that it is ready (Celery's "<node name> ready.").

@@ -3,9 +3,13 @@
 #   - a real single-node Elasticsearch (scripts/es_node.sh; fetched and unpacked on first use):
 #     ES_URL points the live tests at it, and ARTICLE_ETL_REQUIRE_ES=1 makes a missing node a
 #     failure instead of a skip;
+#   - a real PostgreSQL (scripts/pg_node.sh; Debian's package, installed with apt-get when
+#     missing): ARTICLE_ETL_TEST_PG_URL points the ledger contract tests at it (each test makes
+#     a schema of its own); with ARTICLE_ETL_REQUIRE_ES=1 a missing server fails them too;
 #   - Debian's chromium for the browser tests (installed with apt-get when missing); they start
 #     the local Airflow (make airflow) themselves when it is not running.
-# The node is stopped at the end, also when tests fail, unless it was already running before.
+# The node and the server are stopped at the end, also when tests fail, unless they were
+# already running before.
 # Extra arguments go to pytest: bash scripts/test.sh -k live -x
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,10 +22,20 @@ started_es=0
 if ! bash scripts/es_node.sh status >/dev/null 2>&1; then
     started_es=1
 fi
-stop_es() { if [[ $started_es == 1 ]]; then bash scripts/es_node.sh stop >/dev/null || true; fi; }
-trap stop_es EXIT
+started_pg=0
+if ! bash scripts/pg_node.sh status >/dev/null 2>&1; then
+    started_pg=1
+fi
+stop_nodes() {
+    if [[ $started_es == 1 ]]; then bash scripts/es_node.sh stop >/dev/null || true; fi
+    if [[ $started_pg == 1 ]]; then bash scripts/pg_node.sh stop >/dev/null || true; fi
+}
+trap stop_nodes EXIT
 ES_URL="$(bash scripts/es_node.sh start | tail -n 1)"
 export ES_URL ARTICLE_ETL_REQUIRE_ES=1
 echo "Elasticsearch for the live tests: $ES_URL"
+ARTICLE_ETL_TEST_PG_URL="$(bash scripts/pg_node.sh start | tail -n 1)"
+export ARTICLE_ETL_TEST_PG_URL
+echo "PostgreSQL for the ledger tests: $ARTICLE_ETL_TEST_PG_URL"
 
 .venv/bin/pytest "$@"

@@ -161,6 +161,27 @@ class CeleryStack:
 
         return wait_for(f"{task_id} running on a worker", running, timeout, every=0.5)
 
+    def failure_summary(self, dag_id: str, run_id: str) -> str:
+        """Each task instance's state, worker and try, and the error lines of the failed ones
+        (for assertion messages; tolerant of tasks that never ran)."""
+        lines = []
+        for ti in self.task_instances(dag_id, run_id):
+            name = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
+            lines.append(f"{name}: {ti['state']} on {ti['hostname'] or '-'} try {ti['try_number']}")
+            if ti["state"] == "failed" or (ti["state"] == "up_for_retry" and ti["try_number"]):
+                try:
+                    records = self.api().log_records(
+                        dag_id, run_id, ti["task_id"], int(ti["try_number"])
+                    )
+                except AssertionError as exc:  # no log (yet)
+                    records = [{"level": "error", "event": f"(no log: {exc})"}]
+                lines += [
+                    f"    {r.get('event')}: {r.get('error_detail', [{}])[0].get('exc_value', '')}"
+                    for r in records
+                    if r.get("level") in {"error", "critical"}
+                ]
+        return "\n".join(lines)
+
     def stop(self) -> None:
         _script(STACK, self.env, "stop", timeout=300)
 

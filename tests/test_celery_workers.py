@@ -83,7 +83,7 @@ def test_a_worker_killed_halfway_loses_and_repeats_nothing(stack: CeleryStack) -
     assert survivor.alive()
 
     run = stack.wait_until_done("ingest_files", run_id, timeout=900)
-    assert run["state"] == "success", stack.api().failure_report("ingest_files", run_id)
+    assert run["state"] == "success", stack.failure_summary("ingest_files", run_id)
 
     tis = stack.task_instances("ingest_files", run_id)
     killed = next(t for t in tis if t["task_id"] == "ingest_batch" and t["map_index"] == map_index)

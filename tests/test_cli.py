@@ -23,7 +23,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from etl.cli import app
+from etl.cli.app import app
 from etl.settings import Settings
 from tests.paths import EXAMPLES, ROOT, SEED_DIR
 

@@ -83,10 +83,17 @@ def test_airflow_services_share_the_project_image_and_reach_their_services() -> 
         for setting in ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
     }
     assert {s: h for s, h in hosts.items() if h not in SERVICES} == {}
-    # what the worker reads and writes lies on its mounts: the user's inbox, a shared index
-    # and ledger that outlive the container
-    paths = {k: env[k] for k in ("ARTICLE_ETL_INBOX", "ARTICLE_ETL_INDEX", "ARTICLE_ETL_LEDGER")}
+    # what the worker reads and writes lies on its mounts: the user's inbox and a shared index
+    # that outlive the container
+    paths = {k: env[k] for k in ("ARTICLE_ETL_INBOX", "ARTICLE_ETL_INDEX")}
     assert {k: p for k, p in paths.items() if not _under_a_mount(p, "airflow-worker")} == {}
+    # the ledger: its own database on the stack's PostgreSQL, never Airflow's metadata database
+    ledger = urllib.parse.urlsplit(_interpolate(env["ARTICLE_ETL_LEDGER"]))
+    airflow_db = urllib.parse.urlsplit(_interpolate(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]))
+    assert ledger.scheme == "postgresql" and ledger.hostname == "postgres"
+    assert ledger.path.strip("/") == "article_etl_ledger" != airflow_db.path.strip("/")
+    assert ledger.username != airflow_db.username
+    assert "article_etl_ledger" in SERVICES["setup"]["command"][-1]  # created by `setup`
 
 
 def test_elasticsearch_connection_is_valid_json_from_env() -> None:
@@ -108,8 +115,12 @@ def test_every_long_running_service_has_a_health_check() -> None:
 
 
 def test_start_order() -> None:
-    # setup needs a healthy Elasticsearch; the worker writes to the index only after setup.
-    assert _depends("setup") == {"elasticsearch": {"condition": "service_healthy"}}
+    # setup needs a healthy Elasticsearch and PostgreSQL (the ledger's database); the worker
+    # writes to the index and the ledger only after setup.
+    assert _depends("setup") == {
+        "elasticsearch": {"condition": "service_healthy"},
+        "postgres": {"condition": "service_healthy"},
+    }
     assert _depends("kibana")["elasticsearch"]["condition"] == "service_healthy"
     assert _depends("elasticsearch")["certs"]["condition"] == "service_completed_successfully"
     assert _depends("airflow-worker")["setup"]["condition"] == "service_completed_successfully"

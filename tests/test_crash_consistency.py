@@ -56,7 +56,7 @@ def hooked(*args, **kwargs):
     return result
 
 setattr(owner, name, hooked)
-from etl.cli import main
+from etl.cli.app import main
 sys.argv = ["article-etl", *sys.argv[4:]]
 main()
 """
@@ -201,7 +201,7 @@ def assert_one_document_per_input(settings: Settings, inbox: Inbox) -> None:
     for source, version in sources.items():
         (doc,) = by_source[source]
         assert doc["title"] == f"{Path(source).name} report version {version}"
-    ledger = Ledger(settings.ledger_path)
+    ledger = Ledger(settings.ledger_location)
     try:
         states = ledger.states(sources)
     finally:

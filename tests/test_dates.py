@@ -23,8 +23,10 @@ from etl.dates import (
     normalise_mention,
     normalise_mentions,
     parse_published,
+    parse_stated_day,
     parse_timestamp,
     sentence_tense,
+    timestamps,
 )
 from etl.dates import normalise as normaliser
 from etl.record import DateMention
@@ -591,6 +593,44 @@ assert "dateparser" in sys.modules
     assert done.returncode == 0, done.stderr
 
 
+STATED_DAYS = [
+    ("4 June 2025", "2025-06-04"),
+    ("June 4, 2025", "2025-06-04"),
+    ("April 2, 2026", "2026-04-02"),
+    ("2025-06-04", "2025-06-04"),
+    ("Thu, 05 Jun 2025 09:42:00 GMT", "2025-06-05"),
+]
+
+
+@pytest.mark.parametrize(("line", "day"), STATED_DAYS)
+def test_stated_dates_in_common_forms_are_read_without_dateparser(
+    monkeypatch: pytest.MonkeyPatch, line: str, day: str
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(timestamps, "strict_day", lambda text: asked.append(text))
+    assert str(parse_stated_day(line)) == day
+    assert asked == []
+    dateparser_adapter.strict_day.cache_clear()
+    assert str(dateparser_adapter.strict_day(line)) == day  # the label is dateparser's
+
+
+@pytest.mark.parametrize(
+    ("line", "day"),
+    [
+        ("4. Juni 2025", "2025-06-04"),
+        ("le 4 juin 2025", "2025-06-04"),
+        ("Thursday, 4 June 2025", "2025-06-04"),
+    ],
+)
+def test_stated_dates_no_rule_knows_are_read_by_dateparser(line: str, day: str) -> None:
+    assert str(parse_stated_day(line)) == day
+
+
+def test_a_stated_line_without_a_full_date_gives_no_day() -> None:
+    assert parse_stated_day("June 2025") is None
+    assert parse_stated_day("last Tuesday") is None
+
+
 # --------------------------------------------------------------------------- given dates
 
 
@@ -838,7 +878,7 @@ def test_the_embedded_index_files_months_and_time_zones_under_their_own_dates(
 
 
 def _cli(args: list[str], index: Path) -> Any:
-    from etl.cli import app
+    from etl.cli.app import app
 
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ARTICLE_ETL_")}
     env.update({"ARTICLE_ETL_INDEX": str(index), "ARTICLE_ETL_WORKERS": "1"})

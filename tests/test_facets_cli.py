@@ -20,7 +20,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from etl.cli import app
+from etl.cli.app import app
 from tests.conftest import SEED_PEOPLE, SEED_PLACES
 from tests.paths import SEED
 

@@ -113,7 +113,7 @@ def test_reprocess_and_dry_run(folder: Path, settings: Settings) -> None:
 
 def test_ledger_keeps_runs_and_outcomes(folder: Path, settings: Settings) -> None:
     report = ingest([str(folder)], settings)
-    ledger = Ledger(settings.ledger_path)
+    ledger = Ledger(settings.ledger_location)
     runs = ledger.runs()
     assert runs[0]["run_id"] == report.run_id and runs[0]["status"] == "ok"
     assert runs[0]["counts"]["indexed"] == 2
@@ -144,7 +144,7 @@ def test_index_failure_fails_the_run_and_leaves_inputs_pending(
         patch.setattr("etl.pipeline.open_backend", lambda s: BrokenIndex(s.index))
         with pytest.raises(TransientIndexError):
             ingest([str(folder)], settings)
-    ledger = Ledger(settings.ledger_path)
+    ledger = Ledger(settings.ledger_location)
     assert ledger.runs()[0]["status"] == "failed"
     assert ledger.states([str(folder / "porto.txt")]) == {}  # pending: nothing recorded
     ledger.close()

@@ -213,7 +213,7 @@ def many_files(tmp_path: Path) -> Path:
 _WITH_A_THREAD = (
     "import sys, threading, time\n"
     "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
-    "from etl.cli import main\n"
+    "from etl.cli.app import main\n"
     "sys.argv = ['article-etl', *sys.argv[1:]]\n"
     "main()\n"
 )

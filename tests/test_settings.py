@@ -25,8 +25,8 @@ def test_environment_maps_onto_settings() -> None:
     assert s.uses_elasticsearch and s.workers == 3 and s.spacy_model == "my_model"
     assert s.allowed_networks == ("127.0.0.0/8", "::1/128")
     assert s.es_verify_certs is True
-    assert str(s.ledger_path) == "data/ledger.db"
-    assert str(Settings.from_env({}).ledger_path) == "data/articles.db"
+    assert s.ledger_location == "data/ledger.db"
+    assert Settings.from_env({}).ledger_location == "data/articles.db"
 
 
 def test_bad_values_are_refused_with_the_variable_name() -> None:

@@ -20,7 +20,7 @@ from warcio.warcwriter import WARCWriter
 
 from etl.backends.base import SearchRequest, TransientIndexError
 from etl.backends.sqlite.backend import SqliteBackend
-from etl.cli import app
+from etl.cli.app import app
 from etl.inputs import changed_files
 from etl.outcomes import RunReport
 from etl.pipeline import ingest

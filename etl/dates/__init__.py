@@ -75,7 +75,7 @@ from __future__ import annotations
 from etl.dates.mentions import DocDates, mentions_in_text
 from etl.dates.normalise import normalise_mention, normalise_mentions
 from etl.dates.tense import sentence_tense
-from etl.dates.timestamps import Stamp, parse_published, parse_timestamp
+from etl.dates.timestamps import Stamp, parse_published, parse_stated_day, parse_timestamp
 
 __all__ = [
     "DocDates",
@@ -84,6 +84,7 @@ __all__ = [
     "normalise_mention",
     "normalise_mentions",
     "parse_published",
+    "parse_stated_day",
     "parse_timestamp",
     "sentence_tense",
 ]

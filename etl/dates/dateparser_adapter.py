@@ -98,3 +98,19 @@ def ask_dateparser(text: str, ref: date | None) -> DateMention | None:
     if period == "week":
         return week_mention(text, d, relative)
     return day_mention(text, d, relative)
+
+
+@lru_cache(maxsize=4096)
+def strict_day(text: str) -> date | None:
+    """The day a written date names, by dateparser in strict mode (day, month and year all
+    written), in ``DATEPARSER_LANGUAGES``; None when it names no full date. Cached."""
+    try:
+        import dateparser  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as exc:  # never silently "no date"
+        raise RuntimeError(
+            f"dateparser is needed to read stated dates but cannot be imported: {exc}"
+        ) from exc
+    parsed = dateparser.parse(
+        text, languages=list(DATEPARSER_LANGUAGES), settings={"STRICT_PARSING": True}
+    )
+    return None if parsed is None else parsed.date()

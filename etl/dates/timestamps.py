@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import NamedTuple
 
+from etl.dates.dateparser_adapter import strict_day
 from etl.dates.normalise import normalise_one
 from etl.dates.timex import UNKNOWN
 from etl.dates.vocabulary import LazyPattern
@@ -114,3 +115,13 @@ def parse_published(
     if stamp is None or not earliest <= stamp.day <= latest:
         return None
     return stamp.iso
+
+
+def parse_stated_day(text: str) -> date | None:
+    """The day a line such as "Published: 4 June 2025" states: the project's own reading of
+    timestamps first (ISO, RFC 2822, unambiguous written dates), then dateparser for other
+    forms and languages ("4. Juni 2025"), which is loaded only then."""
+    stamp = parse_timestamp(text)
+    if stamp is not None:
+        return stamp.day
+    return strict_day(" ".join(text.split()))

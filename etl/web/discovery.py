@@ -25,6 +25,7 @@ from trafilatura.sitemaps import DETECT_SITEMAP_LINK, SitemapObject, is_plausibl
 from trafilatura.utils import decode_file
 
 from etl.errors import InputRejected
+from etl.outcomes import Rejection
 from etl.settings import Settings
 from etl.sources import RawInput
 from etl.web.decompress import inflate_gzip
@@ -87,7 +88,7 @@ class _Found:
         self.urls.setdefault(url, None)
 
     def reject(self, key: str, reason: str, url: str = "") -> None:
-        self.rejected.append(RawInput(key=key, kind="url", url=url, rejection=reason))
+        self.rejected.append(RawInput(key=key, kind="url", url=url, rejection=Rejection(reason)))
 
     def add_named(self, raw: str) -> None:
         """A URL a person named (command line, list file, DAG params)."""
@@ -96,7 +97,7 @@ class _Found:
         except InvalidURL as exc:
             self.reject(shown_url(raw.strip()), str(exc))
         except Exception as exc:  # courlan on a URL nobody foresaw: that URL alone
-            self.reject(shown_url(raw.strip()), f"invalid URL: {type(exc).__name__}: {exc}")
+            self.reject(shown_url(raw.strip()), Rejection.of(exc, "invalid URL"))
 
 
 def read_list_file(path: Path) -> list[str]:
@@ -151,7 +152,7 @@ def _guarded(
     except Exception as exc:
         LOG.exception("reading %s failed", shown_url(url))
         what = "feed" if read is _read_feed else "sitemap"
-        reason = f"{what}: failed: {type(exc).__name__}: {exc}"
+        reason = Rejection.of(exc, f"{what}: failed")
         return [], [RawInput(key=shown_url(url.strip()), kind="url", rejection=reason)]
 
 
@@ -186,7 +187,7 @@ def _read_feed(fetcher: Fetcher, feed: str) -> tuple[list[str], list[RawInput]]:
     try:
         url = canonicalize(feed)
     except InvalidURL as exc:
-        return [], [RawInput(key=shown_url(feed), kind="url", rejection=str(exc))]
+        return [], [_invalid(feed, exc)]
     try:
         response, text = _fetch_document(fetcher, url)
         text = text.strip()
@@ -261,7 +262,7 @@ def _read_sitemaps(fetcher: Fetcher, sitemap: str) -> tuple[list[str], list[RawI
     try:
         root = canonicalize(sitemap)
     except InvalidURL as exc:
-        return [], [RawInput(key=shown_url(sitemap), kind="url", rejection=str(exc))]
+        return [], [_invalid(sitemap, exc)]
     queue = _sitemap_start(fetcher, root)
     seen: set[str] = set()
     pages: list[str] = []
@@ -311,4 +312,9 @@ def _parse_sitemap(fetcher: Fetcher, url: str) -> _Sitemap:
 
 
 def _rejected(key: str, reason: str, url: str = "") -> RawInput:
-    return RawInput(key=key, kind="url", url=url or key, rejection=reason)
+    return RawInput(key=key, kind="url", url=url or key, rejection=Rejection(reason))
+
+
+def _invalid(named: str, exc: InvalidURL) -> RawInput:
+    """A feed or sitemap named by a text that is not a URL we can fetch."""
+    return RawInput(key=shown_url(named), kind="url", rejection=Rejection(str(exc)))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from etl.outcomes import Rejection
 from etl.record import sha256_hex
 from etl.settings import Settings
 from etl.sources import RawInput
@@ -32,7 +33,7 @@ def fetch_inputs(
     urls: Sequence[str],
     settings: Settings,
     *,
-    cache_path: Path,
+    cache_location: str | Path,
     known_hashes: Mapping[str, str] | None = None,
 ) -> Iterator[RawInput]:
     """One ``RawInput`` per URL (``kind="url"``, ``key`` = the URL as given), as completed.
@@ -41,7 +42,7 @@ def fetch_inputs(
     cache's hash for the URL equals the ledger's, so a 304 ("unchanged") can never hide a page
     the index does not hold. ``None`` trusts the cache alone."""
     fetcher = Fetcher(settings)
-    cache = FetchCache(cache_path)
+    cache = FetchCache(cache_location)
     try:
         yield from _Dispatcher(fetcher, cache, known_hashes).run(urls)
     finally:
@@ -65,7 +66,8 @@ class _Dispatcher:
         for url in dict.fromkeys(urls):  # a repeated URL would be fetched twice for one key
             host = host_of(url)
             if not host or urlsplit(url).scheme not in ("http", "https"):
-                yield RawInput(key=url, kind="url", url=url, rejection=bad_url_reason(url))
+                reason = Rejection(bad_url_reason(url))
+                yield RawInput(key=url, kind="url", url=url, rejection=reason)
                 continue
             self._queues.setdefault(host, deque()).append(url)
         for host in self._queues:

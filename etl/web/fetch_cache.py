@@ -4,17 +4,19 @@ Per URL: the validators the server gave (ETag, Last-Modified), the final URL aft
 and the hash of the body. The next fetch sends If-None-Match / If-Modified-Since; a 304 then
 costs no body transfer and no parsing.
 
-One SQLite table ``fetch_cache`` in the file at ``cache_path``. WAL mode and a busy timeout
-make it safe for several ETL processes at once (readers never block, writers queue briefly).
+One table ``fetch_cache`` in the ledger's database (``etl.ledger.db``: its SQLite file, in WAL
+mode, safe for several ETL processes at once; or its PostgreSQL database, shared by machines).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+from etl.ledger import now_iso, open_database
+from etl.ledger.db import migrate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fetch_cache (
@@ -23,7 +25,7 @@ CREATE TABLE IF NOT EXISTS fetch_cache (
     etag          TEXT,
     last_modified TEXT,
     content_hash  TEXT NOT NULL,
-    fetched_at    REAL NOT NULL
+    fetched_at    DOUBLE PRECISION NOT NULL
 )
 """
 
@@ -47,14 +49,15 @@ class CacheEntry:
 class FetchCache:
     """The ``fetch_cache`` table. Use from one thread (the fetcher's dispatcher does)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, location: str | Path) -> None:
         # Autocommit: each upsert is its own short transaction, so a crash loses at most one
         # entry and other processes never wait long for the write lock.
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # durable enough for a cache under WAL
-        self._db.execute(_SCHEMA)
+        self._db = open_database(location)
+        try:
+            migrate(self._db, "fetch_cache", (_SCHEMA,), now_iso())
+        except BaseException:
+            self._db.close()
+            raise
 
     def get(self, url: str) -> CacheEntry | None:
         row = self._db.execute(
@@ -62,7 +65,7 @@ class FetchCache:
             " FROM fetch_cache WHERE url = ?",
             (url,),
         ).fetchone()
-        return CacheEntry(*row) if row else None
+        return CacheEntry(**dict(row)) if row else None
 
     def put(
         self,

@@ -33,6 +33,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from etl.outcomes import Rejection
 from etl.settings import Settings
 from etl.sources import RawInput
 from etl.web.connections import WATCHDOG, Deadline, guarded_pool_manager, set_current_deadline
@@ -343,10 +344,12 @@ class Fetcher:
         try:
             response = self.get(url, conditional=conditional)
         except FetchError as exc:
-            return RawInput(key=url, kind="url", url=exc.final_url or url, rejection=exc.reason)
+            reason = Rejection(exc.reason)
+            return RawInput(key=url, kind="url", url=exc.final_url or url, rejection=reason)
         except Exception as exc:  # a bug must cost one input, not the run
             LOG.exception("unexpected error fetching %s", shown_url(url))
-            return RawInput(key=url, kind="url", url=url, rejection=f"fetch failed: {exc!r}")
+            reason = Rejection.of(exc, "fetch failed")
+            return RawInput(key=url, kind="url", url=url, rejection=reason)
         extra = {
             k: v
             for k, v in (

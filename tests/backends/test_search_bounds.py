@@ -18,7 +18,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from etl.backends.base import MAX_QUERY_CHARS, MAX_QUERY_TERMS, SearchRequest
-from etl.cli import app
+from etl.cli.app import app
 from etl.pipeline import ingest
 from etl.settings import Settings
 from tests.es_double import EsDouble

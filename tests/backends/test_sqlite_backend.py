@@ -14,7 +14,7 @@ import pytest
 from etl.backends.base import IndexSetupError, SearchRequest, SearchResult
 from etl.backends.sqlite.backend import SqliteBackend
 from etl.backends.sqlite.search import to_fts_query
-from etl.cli import app
+from etl.cli.app import app
 from etl.record import Article, Entity
 from etl.schema import Field, load_schema
 from tests.paths import ROOT

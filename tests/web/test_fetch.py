@@ -38,7 +38,7 @@ pytestmark = pytest.mark.usefixtures("only_loopback")
 
 
 def fetch_all(urls: list[str], cfg: Settings, cache: Path, **kw: Any) -> dict[str, RawInput]:
-    results = list(fetch_inputs(urls, cfg, cache_path=cache, **kw))
+    results = list(fetch_inputs(urls, cfg, cache_location=cache, **kw))
     keys = [r.key for r in results]
     assert sorted(keys) == sorted(dict.fromkeys(urls)), "exactly one result per URL"
     return {r.key: r for r in results}
@@ -208,7 +208,7 @@ def test_stopping_early_does_not_hang(site: Site, tmp_path: Path) -> None:
     """Closing the generator returns (a hang would hit the test timeout) without fetching the
     rest: after the first page, nothing more was asked of the site."""
     urls = [site.url(f"/articles/{n}") for n in range(1, 7)]
-    gen = cast(Generator[RawInput], fetch_inputs(urls, cfg(), cache_path=tmp_path / "c"))
+    gen = cast(Generator[RawInput], fetch_inputs(urls, cfg(), cache_location=tmp_path / "c"))
     first = next(gen)
     assert first.data
     gen.close()

@@ -116,7 +116,7 @@ class Trickler:
 @pytest.mark.parametrize("stage", ["status", "headers", "body", "redirect"])
 def test_a_trickling_server_is_dropped_at_the_deadline(stage: str, tmp_path: Path) -> None:
     with Trickler(stage) as server:
-        (result,) = fetch_inputs([server.url()], cfg(), cache_path=tmp_path / "cache.db")
+        (result,) = fetch_inputs([server.url()], cfg(), cache_location=tmp_path / "cache.db")
     assert result.rejection == f"timeout after {DEADLINE:g}s (whole response deadline)"
     assert server.requests == 1  # a deadline is not retried
 
@@ -165,7 +165,7 @@ def test_a_redirect_to_a_url_with_credentials_is_refused(tmp_path: Path) -> None
 def test_fetching_refuses_credentials_even_without_discovery(tmp_path: Path) -> None:
     with running(news_site()) as (site,):
         url = f"http://u:p@127.0.0.1:{site.port}/articles/1"
-        (result,) = fetch_inputs([url], cfg(), cache_path=tmp_path / "cache.db")
+        (result,) = fetch_inputs([url], cfg(), cache_location=tmp_path / "cache.db")
         assert result.rejection == "URL contains a user name or password"
         assert site.log == []
 
@@ -209,7 +209,7 @@ def test_a_host_name_with_a_final_dot_is_the_same_host(tmp_path: Path) -> None:
             for r in fetch_inputs(
                 [dotted, site.url("/articles/2")],
                 cfg(fetch_rate_per_host=5.0),
-                cache_path=tmp_path / "cache.db",
+                cache_location=tmp_path / "cache.db",
             )
         }
         assert results[dotted].data == article_html(1)

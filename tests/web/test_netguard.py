@@ -151,7 +151,7 @@ def test_settings_from_env_reads_allowed_networks(tmp_path: Path) -> None:
     with running(news_site()) as (site,):
         url = site.url("/articles/3")
         (result,) = fetch_inputs(
-            [url], settings.with_overrides(fetch_rate_per_host=50.0), cache_path=tmp_path / "c"
+            [url], settings.with_overrides(fetch_rate_per_host=50.0), cache_location=tmp_path / "c"
         )
         assert result.data == article_html(3)
 

@@ -16,8 +16,8 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from etl.settings import Secret, Settings
-from etl.settings_schema import parse_bool
+from etl.settings import Settings
+from etl.settings_schema import Secret, parse_bool
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``article-etl es ...`` and ``article-etl kibana ...``: typer sub-apps mounted by etl/cli.py.
+"""``article-etl es ...`` and ``article-etl kibana ...``: typer sub-apps mounted by etl/cli/app.py.
 
 The one command line for the generated files of ``mappings/`` too: ``es template`` (the
 index template) and ``kibana objects`` (the saved objects), each with ``--write`` / ``--check``.
@@ -23,7 +23,7 @@ from etl.backends.base import IndexError_
 from etl.backends.elasticsearch import admin as es_admin
 from etl.backends.elasticsearch import kibana
 from etl.backends.elasticsearch.client import build_client, check_reachable
-from etl.cli_help import PlainHelpCommand, PlainHelpGroup
+from etl.cli.help import PlainHelpCommand, PlainHelpGroup
 from etl.settings import Settings, redact_url
 
 T = TypeVar("T")

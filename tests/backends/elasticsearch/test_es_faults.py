@@ -15,7 +15,8 @@ from etl.backends.elasticsearch import admin as es_admin
 from etl.backends.elasticsearch.backend import ElasticsearchBackend
 from etl.backends.elasticsearch.client import build_client
 from etl.record import Article
-from etl.settings import Secret, Settings
+from etl.settings import Settings
+from etl.settings_schema import Secret
 from tests.es_double import EsDouble, basic_auth_header, unused_port
 from tests.records import full_article
 
@@ -232,7 +233,7 @@ def test_ingest_fails_while_unreachable_then_indexes_pending_inputs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pipeline = pytest.importorskip("etl.pipeline")
-    cli = pytest.importorskip("etl.cli")
+    cli = pytest.importorskip("etl.cli.app")
     from typer.testing import CliRunner
 
     article_file = tmp_path / "strike.txt"

@@ -27,7 +27,7 @@ from etl.backends.base import IndexBackend, SearchRequest, SearchResult
 from etl.backends.elasticsearch import admin as es_admin
 from etl.backends.elasticsearch.backend import ElasticsearchBackend
 from etl.backends.sqlite.backend import SqliteBackend
-from etl.cli import app
+from etl.cli.app import app
 from etl.ledger import Ledger
 from etl.schema import load_schema
 from etl.settings import Settings
@@ -319,7 +319,7 @@ def test_a_refused_document_in_a_run_is_recorded_as_rejected_and_the_rest_indexe
         assert by_name["cranes.txt"].outcome == "indexed"
         assert by_name["ferry.txt"].outcome == "rejected"
         assert "document_parsing_exception" in by_name["ferry.txt"].reason
-        ledger = Ledger(settings.ledger_path)
+        ledger = Ledger(settings.ledger_location)
         try:
             states = ledger.states([o.source for o in report.outcomes])
             assert {Path(k).name: v.outcome for k, v in states.items()} == {

@@ -26,7 +26,7 @@ from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
 from etl.backends.elasticsearch import admin as es_admin
-from etl.cli import app
+from etl.cli.app import app
 from etl.ledger import Ledger
 from etl.settings import Settings
 from tests.es_live import SecondNode, env_for, es_url, live_settings
@@ -117,7 +117,7 @@ def index_ids(settings: Settings) -> list[str]:
 
 def ledger_indexed(settings: Settings, sources: list[Path]) -> dict[str, str]:
     """source -> doc id of every input the ledger records as indexed."""
-    ledger = Ledger(settings.ledger_path)
+    ledger = Ledger(settings.ledger_location)
     try:
         states = ledger.states([str(p) for p in sources])
         return {s: st.doc_id or "" for s, st in states.items() if st.outcome == "indexed"}
@@ -210,7 +210,7 @@ def test_write_block_fails_the_run_clearly_then_the_next_run_indexes(tmp_path: P
             lines = blocked.stderr.strip().splitlines()
             assert len(lines) == 1 and "blocked" in lines[0], blocked.stderr
             assert ledger_indexed(settings, sources) == {}  # pending, not rejected
-            ledger = Ledger(settings.ledger_path)
+            ledger = Ledger(settings.ledger_location)
             try:
                 assert ledger.states([str(p) for p in sources]) == {}
             finally:

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from etl.backends.elasticsearch import kibana
 from etl.backends.elasticsearch.cli import kibana_app
 from etl.schema import load_schema
-from etl.settings import Secret, Settings
+from etl.settings import Settings
+from etl.settings_schema import Secret
 from tests.es_double import unused_port
 
 
@@ -150,7 +151,7 @@ def test_import_posts_all_objects_with_xsrf_overwrite_and_auth(fake_kibana: Fake
 
 def test_kibana_cli_setup_json_and_errors(fake_kibana: FakeKibana) -> None:
     runner = CliRunner()
-    app = typer.Typer()  # mounted as etl/cli.py does: article-etl kibana setup
+    app = typer.Typer()  # mounted as etl/cli/app.py does: article-etl kibana setup
     app.add_typer(kibana_app, name="kibana")
     ok = runner.invoke(app, ["kibana", "setup", "--kibana-url", fake_kibana.url, "--json"])
     assert ok.exit_code == 0, ok.output

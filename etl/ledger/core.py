@@ -4,88 +4,48 @@ It is what makes re-runs cheap and nothing lost: an input whose bytes hash the s
 time is ``unchanged`` before any parsing; an input is recorded only after its document reached
 the index, so a batch that fails leaves its inputs pending for the next run. The documents a
 run is about to write or remove are noted first (``ledger_pending``), so that a run killed at
-any point leaves enough behind for the next one to settle the index (``etl.pipeline``).
+any point leaves enough behind for the next one to settle the index (``etl.pipeline``). An
+input is claimed by its run before it is processed (``ledger_claims``), so that two runs given
+the same input never both process it; the claim goes when its outcome is recorded.
+
+The SQL is written once for SQLite and PostgreSQL (``etl.ledger.db``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl.containment import one_by_one_on_failure
+from etl.ledger import schema
+from etl.ledger.db import LEDGER_FAILURES, Database, migrate, open_database
+from etl.ledger.state import (
+    DONE,
+    PendingDoc,
+    SourceState,
+    Triage,
+    chunks,
+    now_iso,
+    settled_outcome,
+)
 from etl.outcomes import InputOutcome, Outcome, Rejection
-from etl.record import PIPELINE_VERSION
 from etl.run_owner import RunOwner
-from etl.sqlite_util import connect
 
 if TYPE_CHECKING:
     from etl.record import Article
     from etl.sources import RawInput
 
-# Failures of the ledger's database itself (locked, disk full, I/O): about the run, not about
-# one input, so they fail the run (and its inputs stay pending) instead of rejecting inputs.
-LEDGER_FAILURES: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
-# Outcomes whose input needs no work while its bytes stay the same.
-DONE = frozenset({Outcome.INDEXED.value, Outcome.DUPLICATE.value})
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger_runs (
-    run_id      TEXT PRIMARY KEY,
-    started_at  TEXT NOT NULL,
-    finished_at TEXT,
-    status      TEXT NOT NULL,            -- running, ok, failed, dry_run, interrupted
-    target      TEXT NOT NULL,            -- where it indexed (no credentials)
-    counts      TEXT NOT NULL DEFAULT '{}',
-    message     TEXT NOT NULL DEFAULT '',
-    owner       TEXT NOT NULL DEFAULT ''  -- JSON: the process running it (see etl.run_owner)
-);
-CREATE TABLE IF NOT EXISTS ledger_outcomes (
-    run_id       TEXT NOT NULL REFERENCES ledger_runs(run_id),
-    source       TEXT NOT NULL,
-    outcome      TEXT NOT NULL,
-    reason       TEXT NOT NULL DEFAULT '',
-    doc_id       TEXT,
-    duplicate_of TEXT,
-    recorded_at  TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ledger_outcomes_run ON ledger_outcomes(run_id);
-CREATE TABLE IF NOT EXISTS ledger_sources (
-    source       TEXT PRIMARY KEY,
-    raw_hash     TEXT,
-    content_hash TEXT,
-    doc_id       TEXT,
-    outcome      TEXT NOT NULL,
-    reason       TEXT NOT NULL DEFAULT '',
-    pipeline     TEXT NOT NULL DEFAULT '',
-    updated_at   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ledger_sources_content ON ledger_sources(content_hash);
-CREATE INDEX IF NOT EXISTS ledger_sources_doc ON ledger_sources(doc_id);
--- Documents a run is about to write to the index or to remove from it, written before it
--- touches the index and cleared once the outcome is recorded and stale documents are gone.
--- What a run that ended without finishing (killed, failed) left here is settled by the next
--- run that meets the source (see etl.pipeline): the index and the ledger converge.
-CREATE TABLE IF NOT EXISTS ledger_pending (
-    run_id      TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    doc_id      TEXT NOT NULL,
-    kind        TEXT NOT NULL,            -- write: about to be indexed; drop: its old document
-    recorded_at TEXT NOT NULL,
-    PRIMARY KEY (source, doc_id, kind, run_id)
-);
-CREATE INDEX IF NOT EXISTS ledger_pending_doc ON ledger_pending(doc_id);
-"""
+DEFAULT_CLAIM_TTL = 300.0
 
 
 def _run_running(alias: str) -> str:
-    """SQL: the pending entry ``alias`` is of a run that is running (else: left behind)."""
+    """SQL: the run ``alias``.run_id is running (else: it ended, or was left behind)."""
     return (
         f"EXISTS (SELECT 1 FROM ledger_runs r WHERE r.run_id = {alias}.run_id "
         "AND r.status = 'running')"
@@ -93,91 +53,39 @@ def _run_running(alias: str) -> str:
 
 
 _ENDED_RUN = f"NOT {_run_running('p')}"
+_RUN_COLUMNS = "run_id, started_at, finished_at, status, target, counts, message, owner"
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    """What the ledger holds of one input: its last outcome, hashes and document."""
-
-    source: str
-    raw_hash: str | None
-    content_hash: str | None
-    doc_id: str | None
-    outcome: str
-    reason: str
-    pipeline: str
-    # A run that is no longer running (killed, failed) left documents pending for it: whatever
-    # its bytes, it is processed again, so that the index and the ledger converge.
-    unfinished: bool = False
-
-
-@dataclass(slots=True)
-class Triage:
-    """A window of inputs sorted by the ledger: those to process, and those settled without
-    processing (with the bytes hash to record them with)."""
-
-    to_process: list[RawInput] = field(default_factory=list)
-    settled: list[InputOutcome] = field(default_factory=list)
-    hashes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-
-
-def settled_outcome(
-    raw: RawInput, state: SourceState | None, *, reprocess: bool
-) -> InputOutcome | None:
-    """The outcome of an input that needs no parsing: unreadable (rejected with the reason);
-    the same bytes as last time and indexed or a duplicate then (``unchanged``); the same bytes
-    that this pipeline version rejected (``rejected`` again, same reason). None: process it."""
-    if raw.rejection:
-        return InputOutcome.rejected(raw.key, raw.rejection)
-    if reprocess or state is None or state.unfinished:
-        return None
-    same_bytes = raw.not_modified or state.raw_hash == raw.raw_hash
-    if not same_bytes:
-        return None
-    if state.outcome in DONE:
-        return InputOutcome(raw.key, Outcome.UNCHANGED, doc_id=state.doc_id)
-    if state.outcome == Outcome.REJECTED.value and state.pipeline == PIPELINE_VERSION:
-        return InputOutcome.rejected(raw.key, state.reason)
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class PendingDoc:
-    """A document a run was about to write (``write``) or remove (``drop``) for a source."""
-
-    entry: int  # the row, to clear exactly this entry
-    run_id: str
-    source: str
-    doc_id: str
-    kind: str
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 class Ledger:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._conn = connect(self.path)
-        self._conn.executescript(_SCHEMA)
-        columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(ledger_runs)")}
-        if "owner" not in columns:  # a ledger from before runs knew their process
-            self._conn.execute("ALTER TABLE ledger_runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+    """The ledger in the database at ``location``: a SQLite file path or a ``postgresql://``
+    URL. ``claim_ttl``: seconds a claim outlives its run's last sign of life."""
+
+    def __init__(self, location: str | Path, *, claim_ttl: float = DEFAULT_CLAIM_TTL) -> None:
+        self.claim_ttl = claim_ttl
+        self._db: Database = open_database(location)
+        try:
+            migrate(self._db, schema.COMPONENT, schema.STEPS, now_iso())
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def location(self) -> str:
+        """Where the ledger is (a URL without its password)."""
+        return self._db.location
 
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
     # --- runs ---------------------------------------------------------------------------------
     def start_run(self, target: str) -> str:
         self.mark_interrupted()
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        self._conn.execute(
+        self._db.execute(
             "INSERT INTO ledger_runs(run_id, started_at, status, target, owner) "
             "VALUES (?, ?, 'running', ?, ?)",
             (run_id, now_iso(), target, RunOwner.current().dumps()),
@@ -189,13 +97,13 @@ class Ledger:
         a reboot) become ``interrupted``; returns their ids. Only runs started on this
         machine can be judged; the others are left as they are."""
         here = RunOwner.current()
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT run_id, owner FROM ledger_runs WHERE status='running' AND owner != ''"
         ).fetchall()
         owners = {row["run_id"]: RunOwner.parse(row["owner"]) for row in rows}
         ended = {run_id: o for run_id, o in owners.items() if o is not None and o.gone(here)}
         for run_id, owner in ended.items():
-            self._conn.execute(
+            self._db.execute(
                 "UPDATE ledger_runs SET status='interrupted', finished_at=?, message=? "
                 "WHERE run_id=? AND status='running'",
                 (now_iso(), owner.ended_without_finishing(), run_id),
@@ -205,49 +113,96 @@ class Ledger:
     def finish_run(
         self, run_id: str, status: str, counts: dict[str, int], message: str = ""
     ) -> None:
-        self._conn.execute(
-            "UPDATE ledger_runs SET finished_at=?, status=?, counts=?, message=? WHERE run_id=?",
-            (now_iso(), status, json.dumps(counts), message, run_id),
-        )
+        """The run's end; the claims it still holds (inputs it did not record) are released."""
+        with self._db.transaction():
+            self._db.execute(
+                "UPDATE ledger_runs SET finished_at=?, status=?, counts=?, message=? "
+                "WHERE run_id=?",
+                (now_iso(), status, json.dumps(counts), message, run_id),
+            )
+            self._db.execute("DELETE FROM ledger_claims WHERE run_id = ?", (run_id,))
 
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         """The last runs, newest first; a run whose process is gone shows as interrupted."""
-        with contextlib.suppress(sqlite3.OperationalError):  # read-only: shown as recorded
+        with contextlib.suppress(*LEDGER_FAILURES):  # read-only: shown as recorded
             self.mark_interrupted()
-        rows = self._conn.execute(
-            "SELECT * FROM ledger_runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM ledger_runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (limit,),
         ).fetchall()
         return [{**dict(r), "counts": json.loads(r["counts"])} for r in rows]
 
     def run_outcomes(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT source, outcome, reason, doc_id, duplicate_of FROM ledger_outcomes "
             "WHERE run_id=? ORDER BY rowid",
             (run_id,),
         ).fetchall()
         return [dict(r) for r in rows]
 
+    # --- claims -------------------------------------------------------------------------------
+    def claim(self, run_id: str, sources: Iterable[str]) -> set[str]:
+        """Claim these inputs for run ``run_id`` (one statement per 200): returns those it now
+        holds: unclaimed, already its own, or taken over from a run that is no longer running
+        or whose claim expired. The others are being worked on by another running run."""
+        keys = sorted(set(sources))  # one order for every run: no deadlock between two
+        now = time.time()
+        stamp, expires = now_iso(), now + self.claim_ttl
+        held: set[str] = set()
+        for chunk in chunks(keys, 200):
+            with self._db.transaction():
+                rows = self._db.execute(
+                    "INSERT INTO ledger_claims(source, run_id, claimed_at, expires_at) VALUES "
+                    + ",".join(["(?, ?, ?, ?)"] * len(chunk))
+                    + " ON CONFLICT(source) DO UPDATE SET run_id = excluded.run_id, "
+                    "claimed_at = excluded.claimed_at, expires_at = excluded.expires_at "
+                    "WHERE ledger_claims.run_id = excluded.run_id "
+                    "OR ledger_claims.expires_at < ? "
+                    f"OR NOT {_run_running('ledger_claims')} RETURNING source",
+                    [v for key in chunk for v in (key, run_id, stamp, expires)] + [now],
+                ).fetchall()
+            held.update(r["source"] for r in rows)
+        return held
+
+    def claims(self) -> dict[str, str]:
+        """Source -> the run holding it, of every claim."""
+        rows = self._db.execute("SELECT source, run_id FROM ledger_claims").fetchall()
+        return {r["source"]: r["run_id"] for r in rows}
+
     # --- per-source state ---------------------------------------------------------------------
     def states(self, sources: Iterable[str]) -> dict[str, SourceState]:
         """The state of each of these sources the ledger knows (one query per 500)."""
         found: dict[str, SourceState] = {}
-        for chunk in _chunks(list(sources)):
-            rows = self._conn.execute(
+        for chunk in chunks(list(sources)):
+            rows = self._db.execute(
                 "SELECT source, raw_hash, content_hash, doc_id, outcome, reason, pipeline, "
                 "EXISTS (SELECT 1 FROM ledger_pending p WHERE p.source = s.source "
                 f"AND {_ENDED_RUN}) AS unfinished FROM ledger_sources s "
-                f"WHERE source IN ({','.join('?' * len(chunk))})",
+                f"WHERE source IN ({_marks(len(chunk))})",
                 chunk,
             ).fetchall()
             found.update(
-                {r["source"]: SourceState(**{**dict(r), "unfinished": bool(r[7])}) for r in rows}
+                {
+                    r["source"]: SourceState(**{**dict(r), "unfinished": bool(r["unfinished"])})
+                    for r in rows
+                }
             )
         return found
 
-    def triage(self, raws: Sequence[RawInput], *, reprocess: bool) -> Triage:
+    def triage(
+        self, raws: Sequence[RawInput], *, reprocess: bool, claim_for: str | None = None
+    ) -> Triage:
         """Sort a window of inputs with one lookup: those to process, and those whose outcome
         is known without processing (``settled_outcome``). When the lookup fails, each input is
-        looked up alone, so that only the inputs that cannot be looked up are rejected."""
+        looked up alone, so that only the inputs that cannot be looked up are rejected.
+
+        ``claim_for``: a run id; the window is claimed for it first (``claim``, one statement)
+        and the inputs another running run holds are left out (``Triage.elsewhere``)."""
+        triage = Triage()
+        if claim_for is not None:
+            held = self.claim(claim_for, (raw.key for raw in raws))
+            triage.elsewhere = [raw.key for raw in raws if raw.key not in held]
+            raws = [raw for raw in raws if raw.key in held]
         states: dict[str, SourceState] = {}
         failed: dict[str, Rejection] = {}
         keys = [raw.key for raw in raws]
@@ -258,7 +213,6 @@ class Ledger:
                 failed.update({key: Rejection.of(result, "ledger lookup failed") for key in chunk})
             else:
                 states.update(result)
-        triage = Triage()
         for raw in raws:
             state = states.get(raw.key)
             settled: InputOutcome | None
@@ -291,7 +245,7 @@ class Ledger:
         """Source -> bytes hash of every input that needs no work while its bytes stay the
         same: indexed or duplicate, or rejected by this same pipeline version, and not left
         unfinished by a run that ended (see ``unfinished``)."""
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT source, raw_hash FROM ledger_sources s WHERE raw_hash IS NOT NULL "
             "AND (outcome IN (?, ?) OR (outcome = ? AND pipeline = ?)) "
             "AND NOT EXISTS (SELECT 1 FROM ledger_pending p WHERE p.source = s.source "
@@ -316,13 +270,13 @@ class Ledger:
             if state.doc_id and state.outcome == Outcome.INDEXED.value
         ]
         stamp = now_iso()
-        rows = [(run_id, source, doc_id, kind, stamp) for source, doc_id, kind in entries]
+        rows = [(run_id, source, doc_id, kind, stamp) for source, doc_id, kind in sorted(entries)]
         if not rows:
             return
-        with self._transaction():
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO ledger_pending(run_id, source, doc_id, kind, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+        with self._db.transaction():
+            self._db.executemany(
+                "INSERT INTO ledger_pending(run_id, source, doc_id, kind, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
 
@@ -339,14 +293,14 @@ class Ledger:
         held = {o.source: o.doc_id for o in recorded if o.outcome is Outcome.INDEXED}
         pending: list[PendingDoc] = []
         stale: set[str] = set()
-        for chunk in _chunks([o.source for o in recorded]):
-            rows = self._conn.execute(
+        for chunk in chunks([o.source for o in recorded]):
+            rows = self._db.execute(
                 "SELECT rowid AS entry, run_id, source, doc_id, kind, "
                 "EXISTS (SELECT 1 FROM ledger_sources s WHERE s.doc_id = p.doc_id "
                 "AND s.outcome = ?) OR EXISTS (SELECT 1 FROM ledger_pending w "
                 "WHERE w.doc_id = p.doc_id AND w.kind = 'write' AND w.run_id != ? "
                 f"AND {_run_running('w')}) AS in_use FROM ledger_pending p "
-                f"WHERE source IN ({','.join('?' * len(chunk))}) "
+                f"WHERE source IN ({_marks(len(chunk))}) "
                 f"AND (run_id = ? OR {_ENDED_RUN})",
                 [Outcome.INDEXED.value, run_id, *chunk, run_id],
             ).fetchall()
@@ -361,18 +315,18 @@ class Ledger:
         rows = [(e.entry,) for e in entries]
         if not rows:
             return
-        with self._transaction():
-            self._conn.executemany("DELETE FROM ledger_pending WHERE rowid = ?", rows)
+        with self._db.transaction():
+            self._db.executemany("DELETE FROM ledger_pending WHERE rowid = ?", rows)
 
     def content_holders(self, articles: Sequence[Article]) -> dict[str, tuple[str, str]]:
         """Source -> (doc id, source) of the indexed document, from another input, that has the
         same content as the source's article: the articles that are duplicates (one query)."""
         by_hash: dict[str, list[tuple[str, str]]] = {}
-        for chunk in _chunks(list({a.content_hash for a in articles})):
-            rows = self._conn.execute(
+        for chunk in chunks(list({a.content_hash for a in articles})):
+            rows = self._db.execute(
                 "SELECT content_hash, doc_id, source FROM ledger_sources "
-                f"WHERE content_hash IN ({','.join('?' * len(chunk))}) AND outcome = ? "
-                "ORDER BY updated_at",
+                f"WHERE content_hash IN ({_marks(len(chunk))}) AND outcome = ? "
+                "ORDER BY updated_at, source",
                 [*chunk, Outcome.INDEXED.value],
             ).fetchall()
             for r in rows:
@@ -393,10 +347,11 @@ class Ledger:
     ) -> None:
         """Record outcomes in one transaction. ``hashes``: source -> (raw hash, content hash).
 
-        An ``unchanged`` outcome keeps the source's state as it was."""
+        An ``unchanged`` outcome keeps the source's state as it was. The run's claims on these
+        inputs are released, and its other claims renewed (the run is alive)."""
         stamp = now_iso()
-        with self._transaction():
-            self._conn.executemany(
+        with self._db.transaction():
+            self._db.executemany(
                 "INSERT INTO ledger_outcomes(run_id, source, outcome, reason, doc_id, "
                 "duplicate_of, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -404,7 +359,7 @@ class Ledger:
                     for o in outcomes
                 ],
             )
-            self._conn.executemany(
+            self._db.executemany(
                 "INSERT INTO ledger_sources(source, raw_hash, content_hash, doc_id, outcome, "
                 "reason, pipeline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(source) DO UPDATE SET raw_hash=excluded.raw_hash, "
@@ -421,31 +376,29 @@ class Ledger:
                         pipeline,
                         stamp,
                     )
-                    for o in outcomes
+                    for o in sorted(outcomes, key=lambda o: o.source)
                     if o.outcome is not Outcome.UNCHANGED
                 ],
             )
+            self._db.executemany(
+                "DELETE FROM ledger_claims WHERE source = ? AND run_id = ?",
+                [(source, run_id) for source in sorted({o.source for o in outcomes})],
+            )
+            self._db.execute(
+                "UPDATE ledger_claims SET expires_at = ? WHERE run_id = ?",
+                (time.time() + self.claim_ttl, run_id),
+            )
 
     def counts_by_outcome(self) -> dict[str, int]:
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT outcome, COUNT(*) AS n FROM ledger_sources GROUP BY outcome"
         ).fetchall()
-        return {r["outcome"]: r["n"] for r in rows}
+        return {r["outcome"]: int(r["n"]) for r in rows}
 
     def rejections(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT source, reason, updated_at FROM ledger_sources WHERE outcome=? "
             "ORDER BY updated_at DESC LIMIT ?",
             (Outcome.REJECTED.value, limit),
         ).fetchall()
         return [dict(r) for r in rows]
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")

@@ -1,0 +1,85 @@
+"""What the ledger tells of inputs: a source's state, a window's triage, pending documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from etl.outcomes import InputOutcome, Outcome
+from etl.record import PIPELINE_VERSION
+
+if TYPE_CHECKING:
+    from etl.sources import RawInput
+
+# Outcomes whose input needs no work while its bytes stay the same.
+DONE = frozenset({Outcome.INDEXED.value, Outcome.DUPLICATE.value})
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the ledger holds of one input: its last outcome, hashes and document."""
+
+    source: str
+    raw_hash: str | None
+    content_hash: str | None
+    doc_id: str | None
+    outcome: str
+    reason: str
+    pipeline: str
+    # A run that is no longer running (killed, failed) left documents pending for it: whatever
+    # its bytes, it is processed again, so that the index and the ledger converge.
+    unfinished: bool = False
+
+
+@dataclass(slots=True)
+class Triage:
+    """A window of inputs sorted by the ledger: those to process, those settled without
+    processing (with the bytes hash to record them with), and those another running run has
+    claimed (``elsewhere``: that run records them, this one leaves them alone)."""
+
+    to_process: list[RawInput] = field(default_factory=list)
+    settled: list[InputOutcome] = field(default_factory=list)
+    hashes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    elsewhere: list[str] = field(default_factory=list)
+
+
+def settled_outcome(
+    raw: RawInput, state: SourceState | None, *, reprocess: bool
+) -> InputOutcome | None:
+    """The outcome of an input that needs no parsing: unreadable (rejected with the reason);
+    the same bytes as last time and indexed or a duplicate then (``unchanged``); the same bytes
+    that this pipeline version rejected (``rejected`` again, same reason). None: process it."""
+    if raw.rejection:
+        return InputOutcome.rejected(raw.key, raw.rejection)
+    if reprocess or state is None or state.unfinished:
+        return None
+    same_bytes = raw.not_modified or state.raw_hash == raw.raw_hash
+    if not same_bytes:
+        return None
+    if state.outcome in DONE:
+        return InputOutcome(raw.key, Outcome.UNCHANGED, doc_id=state.doc_id)
+    if state.outcome == Outcome.REJECTED.value and state.pipeline == PIPELINE_VERSION:
+        return InputOutcome.rejected(raw.key, state.reason)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDoc:
+    """A document a run was about to write (``write``) or remove (``drop``) for a source."""
+
+    entry: int  # the row, to clear exactly this entry
+    run_id: str
+    source: str
+    doc_id: str
+    kind: str
