@@ -24,6 +24,7 @@ lint: install
 	$(BIN)/ruff check etl dags tests bench
 	$(BIN)/ruff format --check etl dags tests bench
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_layout.py
 
 # Starts the Elasticsearch node (and installs chromium) first, stops the node at the end.
 test: lint
@@ -80,3 +81,9 @@ celery: install
 
 celery-stop:
 	bash scripts/celery_stack.sh stop
+
+# ingest_files on one and on two Celery workers of a throwaway stack (its own PostgreSQL and
+# Redis on free ports; Elasticsearch when ES_URL is set): docs/s, ratio, the ledger's share.
+.PHONY: bench-celery
+bench-celery: install
+	$(BIN)/python bench/bench_celery.py $(BENCH_ARGS)

@@ -230,7 +230,7 @@ def bench_pages(verbose: bool) -> dict[str, Any]:
     from htmldate import find_date
 
     from etl.extract import Rejected, extract
-    from etl.sources import RawInput
+    from etl.record import RawInput
 
     labels = [json.loads(line) for line in (DATA / "pages.jsonl").open(encoding="utf-8")]
     by_conf: dict[str, list[int]] = defaultdict(lambda: [0, 0])

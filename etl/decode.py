@@ -30,6 +30,8 @@ class NotText(InputRejected, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
+    """The text of an input's bytes and the encoding it was read with (guessed or declared)."""
+
     text: str
     encoding: str
     guessed: bool  # True when neither a BOM, a declared charset nor valid UTF-8 told us

@@ -27,8 +27,10 @@ The rules, in order:
 
 Canonical names follow stable rules, so one person or place has one facet value across the
 index: the gazetteer's name for places; for people the longest full form in the document, with
-the other forms as aliases; for organisations the name as written, without a legal suffix when
-the document also uses the bare name ("Apple" for "Apple Inc." and "Apple").
+the other forms as aliases, then across documents ``etl.people`` (a surname alone is the one
+person the index knows by it; spellings of one name take the one most documents use); for
+organisations the name as written, without a legal suffix when the document also uses the bare
+name ("Apple" for "Apple Inc." and "Apple").
 """
 
 from __future__ import annotations

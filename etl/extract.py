@@ -26,8 +26,7 @@ from etl.dates.pubdate import PublishedDate, choose_published, library_date_para
 from etl.decode import NotText, decode
 from etl.errors import InputRejected
 from etl.language import detect_language, normalise_language
-from etl.record import Article, Warning_, make_id, text_fingerprint
-from etl.sources import RawInput
+from etl.record import Article, RawInput, Warning_, make_id, text_fingerprint
 from etl.titles import page_hints, strip_site_name
 
 # Below this, what a page yields is not an article. Words are word-equivalents: in Chinese,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from etl.ledger import LEDGER_FAILURES, Ledger
 from etl.outcomes import Rejection, safe_text
-from etl.record import PIPELINE_VERSION
+from etl.record import PIPELINE_VERSION, RawInput
 from etl.settings import Settings
-from etl.sources import RawInput, discover, is_warc_file, read_file
+from etl.sources import discover, is_warc_file, read_file
 from etl.warc import archive_state, archives_read, mark_archives_read
 
 LOG = logging.getLogger(__name__)

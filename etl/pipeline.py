@@ -1,4 +1,4 @@
-"""The batch: read -> skip settled -> process -> decide -> index -> record.
+"""The batch: read -> skip settled -> process -> across documents -> decide -> index -> record.
 
 Every input ends in exactly one recorded outcome: indexed, unchanged, duplicate or rejected
 with a reason. An input is recorded only once its document is in the index, so when the index
@@ -9,6 +9,11 @@ the ledger notes the documents that may change there (``Ledger.note_pending``); 
 outcomes are recorded, stale documents are deleted and the note cleared
 (``Ledger.stale_documents``). An input left noted by a run that ended without finishing is
 processed again by the next run that meets it.
+
+Across documents (``etl.canon``): before deciding, a batch's titles lose the segments that
+repeat across their site's pages and its people take their names across the index, from what
+the batch and the ledger know (one lookup a batch); once recorded, what the indexed documents
+add is noted in the ledger (``Ledger.known``) for the next batches and runs.
 """
 
 from __future__ import annotations
@@ -21,16 +26,17 @@ from dataclasses import dataclass, field
 
 from etl.backends import open_backend
 from etl.backends.base import IndexBackend, IndexError_, IndexResult
+from etl.canon import across_documents, facts_of, wanted
 from etl.clusters import with_story_clusters
 from etl.containment import one_by_one_on_failure, warn_on_failure
 from etl.errors import SetupError, TransientError
 from etl.inputs import RunInputs
 from etl.ledger import LEDGER_FAILURES, Ledger
+from etl.ledger.known import Facts
 from etl.outcomes import InputOutcome, Outcome, ProgressCallback, Rejection, RunReport, safe_text
-from etl.process import Processed, ProcessOptions, process_stream
-from etl.record import PIPELINE_VERSION, Article
+from etl.process import Processed, ProcessOptions, batched, process_stream
+from etl.record import PIPELINE_VERSION, Article, RawInput
 from etl.settings import Settings, redact_url
-from etl.sources import RawInput
 
 # Failures about the run, not about one input (the index, the ledger's database): they fail
 # the run, and its inputs stay pending. (A bare ``IndexError_`` is an index that answered
@@ -194,7 +200,7 @@ class Run:
     ) -> Iterator[RawInput]:
         """The inputs that need processing; the others are recorded and emitted, a window of
         inputs at a time (one ledger lookup each)."""
-        for chunk in _windows(raws, window):
+        for chunk in batched(raws, window):
             # Claimed first (not in a dry run, which records nothing): an input another
             # running run holds is left to it, without an outcome here.
             claim_for = None if self.dry_run else self.run_id
@@ -213,11 +219,13 @@ class Run:
                 settled = self._record(settled, triage.hashes)
                 if replaced:
                     self._drop_stale(settled)
+                    self._note_known(settled, {})
             for outcome in settled:
                 self.emit(outcome)
 
     def settle(self, batch: Sequence[Processed]) -> None:
         """Decide each processed input's outcome, index the articles, then record the batch."""
+        batch, facts = self._across_documents(batch)
         holders, unchecked = self._content_holders([p.article for p in batch if p.article])
         decision = decide(batch, holders, unchecked, self.seen_content)
         outcomes = decision.outcomes
@@ -232,9 +240,45 @@ class Run:
         ordered = [outcomes[p.raw.key] for p in batch]
         if not self.dry_run:
             ordered = self._record(ordered, decision.hashes)
+            self._note_known(ordered, facts)
         self._drop_stale(ordered)
         for outcome in ordered:
             self.emit(outcome)
+
+    def _across_documents(
+        self, batch: Sequence[Processed]
+    ) -> tuple[Sequence[Processed], dict[str, Facts]]:
+        """The batch with titles and people as the index has them (``etl.canon``), and what
+        each article adds. A failure other than of the ledger's database leaves the batch as
+        it is (a warning)."""
+        found = [(p.raw.key, p.article) for p in batch if p.article is not None]
+        if not found:
+            return batch, {}
+        facts = {key: facts_of(article) for key, article in found}
+        articles = [article for _key, article in found]
+        with warn_on_failure(
+            "titles and names across documents not applied", fatal=LEDGER_FAILURES
+        ):
+            segments, surnames = wanted(zip(articles, facts.values(), strict=True))
+            known = self.ledger.known.lookup(segments, surnames, list(facts))
+            changed = iter(across_documents(articles, known))
+            batch = [
+                Processed(p.raw, next(changed), p.rejection) if p.article is not None else p
+                for p in batch
+            ]
+        return batch, facts
+
+    def _note_known(self, recorded: Sequence[InputOutcome], facts: dict[str, Facts]) -> None:
+        """What the indexed documents add to the ledger's knowledge (``Ledger.known``); the
+        inputs that hold no document now lose theirs. Failing costs a warning."""
+        indexed = {
+            o.source: facts[o.source]
+            for o in recorded
+            if o.outcome is Outcome.INDEXED and o.source in facts
+        }
+        gone = [o.source for o in recorded if o.outcome in (Outcome.REJECTED, Outcome.DUPLICATE)]
+        with warn_on_failure("titles and names of the batch not noted", fatal=LEDGER_FAILURES):
+            self.ledger.known.note(indexed, gone)
 
     def _content_holders(
         self, articles: Sequence[Article]
@@ -309,17 +353,6 @@ class Run:
             else:
                 results.extend(result)
         return results
-
-
-def _windows(items: Iterable[RawInput], size: int) -> Iterator[list[RawInput]]:
-    chunk: list[RawInput] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _raw_hash_of(p: Processed) -> str | None:

@@ -1,4 +1,4 @@
-"""Extract and enrich in worker processes, so that both cores parse and tag.
+"""Extract and enrich in worker processes, so that every core parses and tags.
 
 Each worker loads the spaCy pipeline once; work goes out in small batches with a bounded
 number in flight, so memory stays flat however many inputs a run has.
@@ -25,8 +25,7 @@ from etl.enrich import enrich, load_nlp
 from etl.errors import InputRejected
 from etl.extract import extract
 from etl.outcomes import Rejection
-from etl.record import Article
-from etl.sources import RawInput
+from etl.record import Article, RawInput
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,8 @@ class Processed:
 
 @dataclass(frozen=True, slots=True)
 class ProcessOptions:
+    """What workers need to extract and enrich: the model, its batch size, the minimum length."""
+
     model: str
     nlp_batch_size: int
     min_words: int

@@ -1,8 +1,9 @@
-"""The typed article record that flows through every stage (outcomes: ``etl.outcomes``).
+"""The typed records that flow through every stage (outcomes: ``etl.outcomes``).
 
-extract -> ``Article`` with text and metadata; enrich -> a new record with entities and dates
-(records are frozen: each stage returns a new one); index -> ``Article.to_document()``, whose
-keys are exactly the fields of ``mappings/fields.json``.
+read -> ``RawInput`` (the bytes of one input and what is known of it); extract -> ``Article``
+with text and metadata; enrich -> a new record with entities and dates (records are frozen:
+each stage returns a new one); index -> ``Article.to_document()``, whose keys are exactly the
+fields of ``mappings/fields.json``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cache
 from typing import Any
+
+from etl.outcomes import Rejection
 
 PIPELINE_VERSION = "1"
 
@@ -295,3 +298,27 @@ def make_id(canonical_url: str, content_hash: str) -> str:
     """Stable id: from the canonical URL when known, else from the content."""
     basis = f"url:{canonical_url}" if canonical_url else f"content:{content_hash}"
     return sha256_hex(basis.encode("utf-8"))[:20]
+
+
+@dataclass(slots=True)
+class RawInput:
+    """One input: a file, one JSON Lines record, or one fetched URL."""
+
+    key: str  # what the ledger knows it by: absolute path, path#line, or URL
+    kind: str  # file, jsonl, url
+    data: bytes = b""
+    media_type: str = ""  # html, text, markdown (empty: guess from key and content)
+    url: str = ""  # the page's URL when known (fetched page, JSON Lines record)
+    modified: str | None = None  # file modification time, ISO 8601
+    rejection: Rejection | None = None  # set when the input cannot be read; it is then rejected
+    not_modified: bool = False  # fetch: the server answered 304; the input is unchanged
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def raw_hash(self) -> str:
+        # Metadata given with a JSON Lines record is part of what was read: a record whose
+        # "published" changed is not unchanged.
+        metadata = self.extra.get("metadata")
+        if metadata:
+            return sha256_hex(self.data + b"\0" + metadata.encode("utf-8"))
+        return sha256_hex(self.data)

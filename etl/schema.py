@@ -26,6 +26,8 @@ def mappings_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    """One field of the index schema (mappings/fields.json): its name, type and use."""
+
     name: str
     type: str
     facet: bool = False
@@ -61,6 +63,8 @@ def _parse(name: str, spec: dict[str, Any]) -> Field:
 
 @dataclass(frozen=True, slots=True)
 class Schema:
+    """The index schema read from mappings/: the fields both backends index and search."""
+
     version: int
     fields: dict[str, Field]
 

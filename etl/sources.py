@@ -14,13 +14,12 @@ import os
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from etl.outcomes import Rejection
-from etl.record import sha256_hex
+from etl.record import RawInput
 
 # Suffixes the pipeline reads. Anything else found while walking a directory is skipped
 # (not an input); a file named explicitly on the command line is read whatever its suffix.
@@ -41,30 +40,6 @@ ARTICLE_SUFFIXES = (
 WARC_SUFFIXES = (".warc", ".warc.gz")
 MAX_GUNZIPPED_FACTOR = 50  # a .gz that inflates more than this is refused (gzip bomb)
 _EMPTY_FILE = Rejection("empty file")
-
-
-@dataclass(slots=True)
-class RawInput:
-    """One input: a file, one JSON Lines record, or one fetched URL."""
-
-    key: str  # what the ledger knows it by: absolute path, path#line, or URL
-    kind: str  # file, jsonl, url
-    data: bytes = b""
-    media_type: str = ""  # html, text, markdown (empty: guess from key and content)
-    url: str = ""  # the page's URL when known (fetched page, JSON Lines record)
-    modified: str | None = None  # file modification time, ISO 8601
-    rejection: Rejection | None = None  # set when the input cannot be read; it is then rejected
-    not_modified: bool = False  # fetch: the server answered 304; the input is unchanged
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def raw_hash(self) -> str:
-        # Metadata given with a JSON Lines record is part of what was read: a record whose
-        # "published" changed is not unchanged.
-        metadata = self.extra.get("metadata")
-        if metadata:
-            return sha256_hex(self.data + b"\0" + metadata.encode("utf-8"))
-        return sha256_hex(self.data)
 
 
 def _matches(path: Path, patterns: Sequence[str]) -> bool:

@@ -15,6 +15,15 @@ and the rest is still a title (two words or more). A page heading (h1, og:title,
 headline) that equals the title without some end segments also decides: "Title | Section |
 Site" with h1 "Title" -> "Title". The original title is kept by the caller
 (``title_original``).
+
+**Across pages** (``end_segments``, ``strip_repeated``): a segment at the end or the start of
+a title (the last or first two, after a separator other than a colon) that the titles of at
+least two other pages of the same site also carry at that end is the site's name or a section
+label ("Heat pumps sell out | Solarserver Magazin" beside two more "... | Solarserver
+Magazin"), and goes when what is left is still a title: two words with letters ("Part 1 | The
+Long Road" keeps its series name). A colon never separates a repeating segment: "Live: ...",
+"Analysis: ...", "Ukraine war: ..." are part of their headlines, however often they repeat.
+Who counts the pages: ``etl.canon`` (the batch and the ledger).
 """
 
 from __future__ import annotations
@@ -22,14 +31,18 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 _SEPARATOR = re.compile(r"\s+(?:[|\-–—·•/»«:]|::|//)\s+|:\s+")
+# The separators of a segment that may repeat across a site's pages: not a colon (a kicker).
+_STRONG_SEPARATOR = re.compile(r"\s+(?:[|\-–—·•/»«]|::|//)\s+")
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne", "go"})
 _DATE = re.compile(r"^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}\.? \w+ \d{4}|\w+ \d{1,2}, \d{4})$")
 _MIN_TITLE_WORDS = 2  # what is left must still be a title
 _MAX_SITE_WORDS = 6  # a site name is short
+REPEAT_DEPTH = 2  # segments from each end that may repeat: "Title | Section | Site"
+REPEATS_ON_OTHER_PAGES = 2  # a segment carried by this page and two other pages of its site
 
 
 def page_hints(tree: Any) -> tuple[list[str], list[str]]:
@@ -221,3 +234,73 @@ def _initials(words: Sequence[str]) -> set[str]:
         if clean[0] == "the":
             out.add("".join(w[0] for w in clean[1:-1]) + clean[-1])
     return out
+
+
+# --- across pages of one site ---------------------------------------------------------------
+
+
+def site_key(host: str, site: str) -> str:
+    """The site a page belongs to, for counting its title segments: its host ("www." off),
+    else the site's name; "" for a page of no known site (a plain text file)."""
+    host = host.strip().lower().removeprefix("www.")
+    return host or " ".join(site.split()).casefold()
+
+
+def segment_key(segment: str) -> str:
+    """A segment as counted: case, accents and punctuation folded."""
+    return _norm(segment)
+
+
+def end_segments(title: str) -> list[tuple[str, str]]:
+    """(position, key) of each segment of ``title`` that may be a site's name or section: the
+    last ``REPEAT_DEPTH`` ("end") and the first ones ("start"), never the whole title. Colons
+    separate nothing here."""
+    parts = _strong_segments(title)
+    if len(parts) < 2:
+        return []
+    depth = min(REPEAT_DEPTH, len(parts) - 1)
+    found = [("end", segment_key(s)) for s in reversed(parts[-depth:])]
+    found += [("start", segment_key(s)) for s in parts[:depth]]
+    return list(dict.fromkeys((pos, key) for pos, key in found if key))
+
+
+def strip_repeated(title: str, repeating: Collection[tuple[str, str]]) -> str:
+    """``title`` without the end segments (``end_segments``) that are in ``repeating``, from
+    the end inwards, then from the start; unchanged when what is left is not a title."""
+    title = " ".join(title.split())
+    parts = _strong_segments(title)
+    if len(parts) < 2 or not repeating:
+        return title
+    end, start = len(parts), 0
+    while end > 1 and len(parts) - end < REPEAT_DEPTH:
+        if ("end", segment_key(parts[end - 1])) not in repeating:
+            break
+        end -= 1
+    while start < end - 1 and start < REPEAT_DEPTH:
+        if ("start", segment_key(parts[start])) not in repeating:
+            break
+        start += 1
+    if start == 0 and end == len(parts):
+        return title
+    spans = _strong_spans(title)
+    result = title[spans[start][0] : spans[end - 1][1]].strip()
+    return result if is_title(result) else title
+
+
+def is_title(text: str) -> bool:
+    """Still a title: ``_MIN_TITLE_WORDS`` words with letters ("Part 1" is none)."""
+    return sum(any(ch.isalpha() for ch in w) for w in text.split()) >= _MIN_TITLE_WORDS
+
+
+def _strong_spans(title: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for match in _STRONG_SEPARATOR.finditer(title):
+        spans.append((pos, match.start()))
+        pos = match.end()
+    spans.append((pos, len(title)))
+    return [(a, b) for a, b in spans if title[a:b].strip()]
+
+
+def _strong_segments(title: str) -> list[str]:
+    title = " ".join(title.split())
+    return [title[a:b].strip() for a, b in _strong_spans(title)]

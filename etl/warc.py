@@ -32,9 +32,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from etl.outcomes import Rejection
-from etl.sources import RawInput, is_warc_file
-
-__all__ = ["is_warc_file", "read_warc"]
+from etl.record import RawInput
 
 LOG = logging.getLogger(__name__)
 

@@ -22,7 +22,9 @@
 #   - CELERY_WORKERS (2) `airflow celery worker` processes, each with concurrency 1 and its own
 #     Celery node name worker<N>@<host>, each the leader of its own process group (setsid), pid
 #     in $AIRFLOW_HOME/run/worker<N>.pid: `kill -9 -- -<pid>` kills a worker with its pool
-#     process and the task it runs, as a machine that dies would. The task instances a worker
+#     process, not the task it runs (Airflow's supervisor gives each task process a process
+#     group of its own): to kill a worker as a machine that dies would, kill its descendants
+#     too (tests/celery_stack.py, CeleryStack.kill_worker). The task instances a worker
 #     runs report the worker's node name as their `hostname` (scripts/celery_stack/
 #     worker_hostname.py), so a test sees which worker ran what. The workers do not serve logs
 #     (two on one machine would both want port 8793): the api-server reads the task logs from
@@ -32,6 +34,11 @@
 #   AIRFLOW_HOME_OVERRIDE  the AIRFLOW_HOME (default .cache/airflow-celery/)
 #   AIRFLOW_PORT           UI/API port (default 8081, beside `make airflow`'s 8080)
 #   PG_PORT, REDIS_PORT    the servers' ports (54329, 63799)
+#   CELERY_STACK_PG_URL    postgresql://... of an existing database for Airflow's metadata (a
+#                          server this script neither starts nor stops; the tests give each
+#                          stack a new database on the test server)
+#   CELERY_STACK_REDIS_URL redis://host:port/db of a running Redis for the broker (not started
+#                          nor stopped here either)
 #   CELERY_WORKERS         how many workers (2)
 #   AIRFLOW__...           any Airflow setting, e.g. AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT
 #                          (how soon the task of a killed worker is failed, and retried)
@@ -49,14 +56,27 @@ CELERY_WORKERS="${CELERY_WORKERS:-2}"
 # shellcheck source=scripts/airflow_env.sh
 source "$_CS_ROOT/scripts/airflow_env.sh"
 
-# ... with the CeleryExecutor on PostgreSQL and Redis.
-_PG_URL="$(bash "$_CS_ROOT/scripts/pg_node.sh" url airflow)"  # postgresql://user@127.0.0.1:port/airflow
+# ... with the CeleryExecutor on PostgreSQL and Redis: given (CELERY_STACK_*_URL), or the servers
+# of scripts/pg_node.sh and scripts/redis_node.sh on PG_PORT and REDIS_PORT.
+_OWN_PG=1
+_OWN_REDIS=1
+if [[ -n "${CELERY_STACK_PG_URL:-}" ]]; then
+    _OWN_PG=0
+    _PG_URL="$CELERY_STACK_PG_URL"
+else
+    _PG_URL="$(bash "$_CS_ROOT/scripts/pg_node.sh" url airflow)" # postgresql://user@127.0.0.1:port/airflow
+fi
 _PG_PSYCOPG="${_PG_URL/postgresql:/postgresql+psycopg:}"
 export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$_PG_PSYCOPG"
 # Without it Airflow derives postgresql+asyncpg:// for the api-server's async engine.
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC="$_PG_PSYCOPG"
-export AIRFLOW__CELERY__BROKER_URL="$(bash "$_CS_ROOT/scripts/redis_node.sh" url)"
+if [[ -n "${CELERY_STACK_REDIS_URL:-}" ]]; then
+    _OWN_REDIS=0
+    export AIRFLOW__CELERY__BROKER_URL="$CELERY_STACK_REDIS_URL"
+else
+    export AIRFLOW__CELERY__BROKER_URL="$(bash "$_CS_ROOT/scripts/redis_node.sh" url)"
+fi
 export AIRFLOW__CELERY__RESULT_BACKEND="db+$_PG_PSYCOPG"
 export AIRFLOW__CELERY__WORKER_CONCURRENCY=1
 # The tasks of one machine: each worker takes one task at a time, so fetch no more than one.
@@ -83,10 +103,15 @@ _worker_ready() { grep -q "$(_node_name "$1") ready" "$AIRFLOW_HOME/logs/$1.out"
 
 _servers_file="$AIRFLOW_HOME/run/servers-started-here"
 
+# A URL without its password (user:secret@ -> user:***@).
+_redacted() { sed -E 's#(://[^:/@]+):[^@/]*@#\1:***@#' <<<"$1"; }
+
 celery_start() {
     mkdir -p "$AIRFLOW_HOME/run" "$AIRFLOW_HOME/logs"
     local t0=$SECONDS
-    if ! bash "$_CS_ROOT/scripts/pg_node.sh" status >/dev/null 2>&1; then
+    if ((!_OWN_PG)); then
+        echo "metadata DB: $(_redacted "$_PG_URL") (given)"
+    elif ! bash "$_CS_ROOT/scripts/pg_node.sh" status >/dev/null 2>&1; then
         bash "$_CS_ROOT/scripts/pg_node.sh" start >/dev/null
         echo pg >>"$_servers_file"
         echo "started PostgreSQL $(bash "$_CS_ROOT/scripts/pg_node.sh" url airflow) ($((SECONDS - t0)) s)"
@@ -94,7 +119,9 @@ celery_start() {
         bash "$_CS_ROOT/scripts/pg_node.sh" start >/dev/null 2>&1 # creates missing databases
     fi
     t0=$SECONDS
-    if ! bash "$_CS_ROOT/scripts/redis_node.sh" status >/dev/null 2>&1; then
+    if ((!_OWN_REDIS)); then
+        echo "broker: $AIRFLOW__CELERY__BROKER_URL (given)"
+    elif ! bash "$_CS_ROOT/scripts/redis_node.sh" status >/dev/null 2>&1; then
         bash "$_CS_ROOT/scripts/redis_node.sh" start >/dev/null
         echo redis >>"$_servers_file"
         echo "started Redis $AIRFLOW__CELERY__BROKER_URL ($((SECONDS - t0)) s)"
@@ -253,17 +280,17 @@ celery_status() {
     for c in "${_components[@]}"; do
         if _running "$c"; then echo "$c: running (pid $(cat "$(_pidfile "$c")"))"; else echo "$c: stopped"; fi
     done
-    bash "$_CS_ROOT/scripts/pg_node.sh" status || true
-    bash "$_CS_ROOT/scripts/redis_node.sh" status || true
+    if ((_OWN_PG)); then bash "$_CS_ROOT/scripts/pg_node.sh" status || true; fi
+    if ((_OWN_REDIS)); then bash "$_CS_ROOT/scripts/redis_node.sh" status || true; fi
 }
 
 celery_env() {
     local w
     echo "AIRFLOW_HOME=$AIRFLOW_HOME"
     echo "AIRFLOW_URL=$AIRFLOW_URL"
-    echo "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+    echo "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$(_redacted "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")"
     echo "AIRFLOW__CELERY__BROKER_URL=$AIRFLOW__CELERY__BROKER_URL"
-    echo "AIRFLOW__CELERY__RESULT_BACKEND=$AIRFLOW__CELERY__RESULT_BACKEND"
+    echo "AIRFLOW__CELERY__RESULT_BACKEND=$(_redacted "$AIRFLOW__CELERY__RESULT_BACKEND")"
     echo "ARTICLE_ETL_INBOX=$ARTICLE_ETL_INBOX"
     echo "ARTICLE_ETL_INDEX=$ARTICLE_ETL_INDEX"
     for w in "${_workers[@]}"; do

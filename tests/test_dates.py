@@ -691,7 +691,7 @@ def _page(
 
 def _published(html: str, url: str = "https://courier.example/news/tram-extension") -> Any:
     from etl.extract import extract
-    from etl.sources import RawInput
+    from etl.record import RawInput
 
     raw = RawInput(key="page.html", kind="file", data=html.encode(), media_type="html", url=url)
     article = extract(raw)

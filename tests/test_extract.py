@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from etl.extract import Rejected, extract
-from etl.record import Article
-from etl.sources import RawInput, read_file
+from etl.record import Article, RawInput
+from etl.sources import read_file
 from tests.paths import EXAMPLES
 
 LIMIT = 10 * 1024 * 1024

@@ -9,9 +9,9 @@ import pytest
 from etl.enrich import enrich, load_nlp
 from etl.extract import Rejected, extract
 from etl.language import detect_language, normalise_language, word_equivalents
-from etl.record import reading_minutes
+from etl.record import RawInput, reading_minutes
 from etl.settings import DEFAULT_MODEL
-from etl.sources import RawInput, read_file
+from etl.sources import read_file
 
 ENGLISH = (
     "The city council approved a new budget on Tuesday after a long debate about the cost of "

@@ -6,7 +6,7 @@ import pytest
 from lxml import html
 
 from etl.extract import extract
-from etl.sources import RawInput
+from etl.record import RawInput
 from etl.titles import page_hints, strip_site_name
 
 BODY = (

@@ -122,10 +122,10 @@ def _add_commands() -> None:
 
 
 def _mount_subcommands() -> None:
-    try:
-        from etl.backends.elasticsearch.cli import es_app, kibana_app
-    except ImportError:  # the Elasticsearch commands are optional extras of this CLI
-        return
+    # Imported here, not at the top: etl.backends.elasticsearch.cli uses etl.cli.help, and the
+    # package must be importable before the app mounts it.
+    from etl.backends.elasticsearch.cli import es_app, kibana_app
+
     app.add_typer(es_app, name="es", help="Elasticsearch: setup, reindex, status.")
     app.add_typer(kibana_app, name="kibana", help="Kibana: import saved objects.")
 

@@ -41,7 +41,8 @@ def extract(
     """Print the clean text (and with --json the metadata) one page yields. No NER, no index."""
     from etl.extract import Rejected
     from etl.extract import extract as extract_article
-    from etl.sources import RawInput, media_type_for, read_file
+    from etl.record import RawInput
+    from etl.sources import media_type_for, read_file
 
     if path == "-":
         raw = RawInput(key="<stdin>", kind="file", data=sys.stdin.buffer.read(), url=url or "")

@@ -44,6 +44,8 @@ NOTE_FISCAL = "fiscal year: its dates depend on the organisation"
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
+    """What a date rule needs besides the phrase: the reference date and the sentence's tense."""
+
     ref: date | None
     tense: str = UNKNOWN
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from etl.containment import one_by_one_on_failure
 from etl.ledger import schema
 from etl.ledger.db import LEDGER_FAILURES, Database, migrate, open_database
+from etl.ledger.known import KnownFacts
 from etl.ledger.state import (
     DONE,
     PendingDoc,
@@ -38,8 +39,7 @@ from etl.outcomes import InputOutcome, Outcome, Rejection
 from etl.run_owner import RunOwner
 
 if TYPE_CHECKING:
-    from etl.record import Article
-    from etl.sources import RawInput
+    from etl.record import Article, RawInput
 
 DEFAULT_CLAIM_TTL = 300.0
 
@@ -72,6 +72,8 @@ class Ledger:
         except BaseException:
             self._db.close()
             raise
+        # What the index knows across documents: titles' end segments, people's names.
+        self.known = KnownFacts(self._db)
 
     @property
     def location(self) -> str:

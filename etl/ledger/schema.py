@@ -81,4 +81,26 @@ CREATE TABLE IF NOT EXISTS ledger_claims (
 CREATE INDEX IF NOT EXISTS ledger_claims_run ON ledger_claims(run_id);
 """
 
-STEPS = (_TABLES, _run_owners, _CLAIMS)
+# Version 4: what the index knows across documents (``etl.ledger.known``): the end segments of
+# the titles of each site's pages, and the people each document names in full. One row per
+# input (``source``), replaced when the input is processed again and gone when it no longer
+# holds a document, so the counts are of pages and documents, never of runs.
+_KNOWN = """
+CREATE TABLE IF NOT EXISTS ledger_title_segments (
+    site     TEXT NOT NULL,               -- etl.titles.site_key: the host, else the site's name
+    position TEXT NOT NULL,               -- start, end
+    segment  TEXT NOT NULL,               -- etl.titles.segment_key: folded
+    source   TEXT NOT NULL,
+    PRIMARY KEY (site, segment, position, source)
+) {without_rowid};
+CREATE INDEX IF NOT EXISTS ledger_title_segments_source ON ledger_title_segments(source);
+CREATE TABLE IF NOT EXISTS ledger_people (
+    surname TEXT NOT NULL,                -- etl.people.surname_key
+    name    TEXT NOT NULL,                -- a full name as a document spells it
+    source  TEXT NOT NULL,
+    PRIMARY KEY (surname, name, source)
+) {without_rowid};
+CREATE INDEX IF NOT EXISTS ledger_people_source ON ledger_people(source);
+"""
+
+STEPS = (_TABLES, _run_owners, _CLAIMS, _KNOWN)

@@ -11,7 +11,7 @@ from etl.outcomes import InputOutcome, Outcome
 from etl.record import PIPELINE_VERSION
 
 if TYPE_CHECKING:
-    from etl.sources import RawInput
+    from etl.record import RawInput
 
 # Outcomes whose input needs no work while its bytes stay the same.
 DONE = frozenset({Outcome.INDEXED.value, Outcome.DUPLICATE.value})

@@ -97,14 +97,18 @@ def _refuse(dag_id: str, problems: Sequence[str]) -> NoReturn:
     fail(f"{dag_id}: invalid parameters: " + "; ".join(problems))
 
 
+def _unknown_parameters(conf: Mapping[str, Any] | None, known: Sequence[str]) -> list[str]:
+    """A problem line naming the trigger-time parameters this DAG does not know, if any."""
+    unknown = p.unknown_keys(conf, known)
+    if not unknown:
+        return []
+    return [f"unknown parameter(s) {', '.join(map(repr, unknown))}; expected: {', '.join(known)}"]
+
+
 def plan_file_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = None) -> Plan:
     """Check the ``ingest_files`` params; the plan names absolute paths that exist."""
     problems: list[str] = []
-    if unknown := p.unknown_keys(conf, p.FILE_PARAM_KEYS):
-        problems.append(
-            f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
-            f"expected: {', '.join(p.FILE_PARAM_KEYS)}"
-        )
+    problems.extend(_unknown_parameters(conf, p.FILE_PARAM_KEYS))
     paths = [str(x) for x in params.get("paths") or []]
     inbox = not paths
     configured = Settings.from_env()
@@ -195,11 +199,7 @@ def file_batches(plan: Plan) -> tuple[list[Batch], int]:
 def plan_url_run(params: Mapping[str, Any], conf: Mapping[str, Any] | None = None) -> Plan:
     """Check the ``ingest_urls`` params; the plan holds the URLs (list file already read)."""
     problems: list[str] = []
-    if unknown := p.unknown_keys(conf, p.URL_PARAM_KEYS):
-        problems.append(
-            f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
-            f"expected: {', '.join(p.URL_PARAM_KEYS)}"
-        )
+    problems.extend(_unknown_parameters(conf, p.URL_PARAM_KEYS))
     urls = [str(u).strip() for u in params.get("urls") or []]
     feeds = [str(u).strip() for u in params.get("feeds") or []]
     sitemaps = [str(u).strip() for u in params.get("sitemaps") or []]

@@ -26,8 +26,8 @@ from trafilatura.utils import decode_file
 
 from etl.errors import InputRejected
 from etl.outcomes import Rejection
+from etl.record import RawInput
 from etl.settings import Settings
-from etl.sources import RawInput
 from etl.web.decompress import inflate_gzip
 from etl.web.fetcher import Fetcher
 from etl.web.protocol import DOCUMENT_TYPES, FetchError, Response, shown_url

@@ -19,9 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from etl.outcomes import Rejection
-from etl.record import sha256_hex
+from etl.record import RawInput, sha256_hex
 from etl.settings import Settings
-from etl.sources import RawInput
 from etl.web.fetch_cache import CacheEntry, FetchCache
 from etl.web.fetcher import Fetcher
 from etl.web.protocol import bad_url_reason, host_of, shown_url

@@ -34,8 +34,8 @@ from urllib3.exceptions import (
 )
 
 from etl.outcomes import Rejection
+from etl.record import RawInput
 from etl.settings import Settings
-from etl.sources import RawInput
 from etl.web.connections import WATCHDOG, Deadline, guarded_pool_manager, set_current_deadline
 from etl.web.decompress import BoundedInflater
 from etl.web.fetch_cache import CacheEntry

@@ -14,7 +14,7 @@ import atheris
 
 with atheris.instrument_imports(include=["etl"]):
     from etl.extract import Rejected, extract
-    from etl.sources import RawInput
+    from etl.record import RawInput
 
 MEDIA_TYPES = ["", "html", "text", "markdown"]
 KINDS = ["file", "jsonl", "url"]

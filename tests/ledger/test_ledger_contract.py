@@ -13,8 +13,7 @@ from etl.ledger import Ledger, open_database
 from etl.ledger.db import migrate
 from etl.ledger.schema import COMPONENT, STEPS
 from etl.outcomes import InputOutcome, Outcome
-from etl.record import PIPELINE_VERSION, Article
-from etl.sources import RawInput
+from etl.record import PIPELINE_VERSION, Article, RawInput
 from tests.records import full_article
 
 

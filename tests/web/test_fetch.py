@@ -9,8 +9,8 @@ from typing import Any, cast
 
 import pytest
 
+from etl.record import RawInput
 from etl.settings import Settings
-from etl.sources import RawInput
 from etl.web.dispatch import fetch_inputs
 from etl.web.protocol import retry_after_seconds
 from tests.sites import GZIP_BOMB, Reply, Site, article_html, news_site, running

@@ -175,6 +175,8 @@ def _client_for(settings: Settings, client: Elasticsearch | None) -> Iterator[El
 
 @dataclass(slots=True)
 class SetupReport:
+    """What `es setup` did: the template, the index and the alias it created or found."""
+
     template: str
     index: str
     created_index: bool
@@ -188,6 +190,8 @@ class SetupReport:
 
 @dataclass(slots=True)
 class ReindexReport:
+    """What a reindex did: the new index, how many documents it copied and by which method."""
+
     source: str
     dest: str
     docs_copied: int

@@ -25,7 +25,6 @@ DATE_VALUE_CHARS = 10
 PUBLISHED = "published"
 TOMBSTONES_KEPT = 10_000  # older tombstones are pruned; a reader that far behind reloads
 TOMBSTONES_PRUNE_EVERY = 1_000  # tombstones between two prunings
-SQLITE_HEADER = b"SQLite format 3\x00"
 # Tables an index file may hold: the index's own, the ledger's and the fetch cache's.
 OWN_TABLE_PREFIXES = ("articles", "article_", "ledger_", "fetch_cache", "sqlite_")
 # Columns of ``articles`` besides the text fields (a text field may not be called so).
@@ -35,28 +34,34 @@ FIXED_COLUMNS = ("n", "id", "published", "doc")
 def check_index_file(path: str | Path) -> None:
     """Raise ``NotAnIndexError`` when ``path`` exists but is not an article-etl index: not an
     SQLite file (a text file, an HTML page...), or another program's SQLite database (whose
-    tables we must not add ours to). A missing or empty file is fine: it becomes an index."""
+    tables we must not add ours to). A missing or empty file is fine: it becomes an index.
+
+    The file is only ever opened through SQLite: this process may hold other connections to
+    it (the ledger), and closing a plain file handle on it would drop their POSIX locks, after
+    which another process can checkpoint and delete the write-ahead log under them."""
     path = Path(path)
     if path.is_dir():
         raise NotAnIndexError(f"{path} is a folder, not an article-etl index file")
     try:
-        with path.open("rb") as fh:
-            header = fh.read(len(SQLITE_HEADER))
+        if path.stat().st_size == 0:
+            return
     except FileNotFoundError:
         return
     except OSError as exc:
         raise IndexSetupError(f"cannot read the index {path}: {exc.strerror or exc}") from None
-    if not header:
-        return
-    if header != SQLITE_HEADER:
-        raise NotAnIndexError(f"{path} is not an article-etl index (not an SQLite database)")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master")]
         finally:
             conn.close()
+    except sqlite3.OperationalError as exc:  # unreadable (permissions, a dangling link...)
+        raise IndexSetupError(f"cannot read the index {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise NotAnIndexError(
+                f"{path} is not an article-etl index (not an SQLite database)"
+            ) from None
         raise NotAnIndexError(f"{path} is not an article-etl index ({exc})") from None
     foreign = sorted(n for n in names if not n.startswith(OWN_TABLE_PREFIXES))
     if foreign and "articles_fts" not in names:
