@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian's chromium for the browser tests (tests/test_browser.py drive it with Playwright for
+# Debian's chromium for the browser tests (tests/orchestration/test_browser.py drive it with Playwright for
 # Python; Playwright's own browser download is never used). Installs it with apt-get when it is
 # missing; does nothing when it is there.
 set -euo pipefail
