@@ -8,19 +8,23 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from etl.ledger import LEDGER_FAILURES, Ledger
+from etl.ledger.file_hashes import FileHashes
 from etl.outcomes import Rejection, safe_text
 from etl.record import PIPELINE_VERSION, RawInput
 from etl.settings import Settings
-from etl.sources import discover, is_warc_file, read_file
+from etl.sources import discover, file_signature, is_warc_file, read_file, recorded_hash
 from etl.warc import archive_state, archives_read, mark_archives_read
 
 LOG = logging.getLogger(__name__)
 VANISHED = "vanished: deleted after it was listed"
+_T = TypeVar("_T")
 
 
 def split_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -62,7 +66,9 @@ class RunInputs:
         is safe already)."""
         sources: list[Iterable[RawInput]] = [
             self.unlisted,
-            _read_files(self.files, self.settings.max_input_bytes, self.skipped),
+            _read_files(
+                self.files, self.settings.max_input_bytes, self.skipped, ledger.file_hashes
+            ),
         ]
         if self.urls or self.feeds or self.sitemaps or self.url_lists:
             sources.append(self._url_inputs(ledger))
@@ -160,14 +166,19 @@ def discover_files(paths: Sequence[str], settings: Settings) -> tuple[list[Path]
 def changed_files(paths: Sequence[str], settings: Settings) -> list[str]:
     """Files under ``paths`` that are new or whose bytes changed since they were indexed.
 
-    Cheap: one read and hash per file (a ``.gz`` file inflated first, as the ledger hashes
-    it), no parsing."""
-    from etl.sources import recorded_hash
-
+    Cheap: no parsing, and a file whose stat signature is the one noted with its hash is not
+    even read (``etl.ledger.file_hashes``); the others are read and hashed (a ``.gz`` file
+    inflated first, as the ledger hashes it)."""
     files, unlisted = discover_files(paths, settings)
+    signatures = {
+        key: sig
+        for path in files
+        if (key := str(path)) == safe_text(key) and (sig := file_signature(path)) is not None
+    }
     ledger = Ledger(settings.ledger_location)
     try:
         known = ledger.settled_hashes(PIPELINE_VERSION)
+        noted = ledger.file_hashes.lookup(signatures)  # untouched files: hashed without a read
     finally:
         ledger.close()
     changed = [raw.key for raw in unlisted]  # the run records why
@@ -180,26 +191,85 @@ def changed_files(paths: Sequence[str], settings: Settings) -> list[str]:
             continue
         # None: a container file (its records are checked one by one) or a file that cannot be
         # read as one input (the run records why).
-        if key not in known or recorded_hash(path, settings.max_input_bytes) != known[key]:
+        if key not in known or _current_hash(path, key, noted, settings) != known[key]:
             changed.append(str(path))
     return changed
 
 
+def _current_hash(path: Path, key: str, noted: dict[str, str], settings: Settings) -> str | None:
+    return noted.get(key) or recorded_hash(path, settings.max_input_bytes)
+
+
+READ_WINDOW = 64  # files stat'ed and looked up in the ledger together
+
+
 def _read_files(
-    files: Sequence[Path], max_bytes: int, skipped: Counter[str] | None = None
+    files: Sequence[Path],
+    max_bytes: int,
+    skipped: Counter[str] | None = None,
+    hashes: FileHashes | None = None,
 ) -> Iterator[RawInput]:
-    """The inputs of each file; a file that fails to read in any way is rejected alone, and
-    a file that was listed but is gone by the time it is read is rejected as vanished."""
-    for path in files:
-        try:
-            for raw in read_file(path, max_bytes, skipped):
-                if raw.rejection is not None and raw.kind == "file" and _vanished(path):
-                    raw.rejection = Rejection(VANISHED)
+    """The inputs of each file. A file whose stat signature is the one noted with its bytes
+    hash (``hashes``) is not read: its input carries the hash (``RawInput.known_hash``) and is
+    read only if it needs processing (``read_again``)."""
+    for start in range(0, len(files), READ_WINDOW):
+        window = files[start : start + READ_WINDOW]
+        signatures = {
+            key: sig
+            for path in window
+            if (key := str(path)) == safe_text(key) and (sig := file_signature(path)) is not None
+        }
+        no_hashes: dict[str, str] = {}
+        known = (
+            _guarded(partial(hashes.lookup, signatures), no_hashes)
+            if hashes and signatures
+            else no_hashes
+        )
+        noted: list[tuple[str, str, str]] = []
+        for path in window:
+            key = str(path)
+            if key in known:
+                yield RawInput(key=key, kind="file", known_hash=known[key])
+                continue
+            for raw in read_one_file(path, max_bytes, skipped):
+                if key in signatures and raw.key == key and raw.rejection is None:
+                    noted.append((key, signatures[key], raw.raw_hash))
                 yield raw
-        except Exception as exc:
-            LOG.warning("cannot read %s: %s", safe_text(str(path)), Rejection.of(exc))
-            reason = VANISHED if _vanished(path) else f"cannot read file: {Rejection.of(exc)}"
-            yield RawInput(key=str(path), kind="file", rejection=Rejection(reason))
+        if hashes is not None and noted:
+            _guarded(partial(hashes.note, noted), None)
+
+
+def read_again(raw: RawInput, max_bytes: int) -> list[RawInput]:
+    """The input of a file that was not read (``RawInput.unread``), read now."""
+    return list(read_one_file(Path(raw.key), max_bytes))
+
+
+def read_one_file(
+    path: Path, max_bytes: int, skipped: Counter[str] | None = None
+) -> Iterator[RawInput]:
+    """The inputs of one file; a file that fails to read in any way is rejected alone, and
+    a file that was listed but is gone by the time it is read is rejected as vanished."""
+    try:
+        for raw in read_file(path, max_bytes, skipped):
+            if raw.rejection is not None and raw.kind == "file" and _vanished(path):
+                raw.rejection = Rejection(VANISHED)
+            yield raw
+    except Exception as exc:
+        LOG.warning("cannot read %s: %s", safe_text(str(path)), Rejection.of(exc))
+        reason = VANISHED if _vanished(path) else f"cannot read file: {Rejection.of(exc)}"
+        yield RawInput(key=str(path), kind="file", rejection=Rejection(reason))
+
+
+def _guarded(call: Callable[[], _T], fallback: _T) -> _T:
+    """The file hashes only spare reads: when they fail for a reason other than the ledger's
+    database, files are read as if nothing were noted."""
+    try:
+        return call()
+    except LEDGER_FAILURES:
+        raise
+    except Exception as exc:
+        LOG.warning("file hashes not used: %s", Rejection.of(exc))
+        return fallback
 
 
 def _vanished(path: Path) -> bool:

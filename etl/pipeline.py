@@ -30,7 +30,7 @@ from etl.canon import across_documents, facts_of, wanted
 from etl.clusters import with_story_clusters
 from etl.containment import one_by_one_on_failure, warn_on_failure
 from etl.errors import SetupError, TransientError
-from etl.inputs import RunInputs
+from etl.inputs import RunInputs, read_again
 from etl.ledger import LEDGER_FAILURES, Ledger
 from etl.ledger.known import Facts
 from etl.outcomes import InputOutcome, Outcome, ProgressCallback, Rejection, RunReport, safe_text
@@ -191,12 +191,14 @@ class Run:
     ) -> None:
         """Skip settled inputs, process the rest in worker processes, index and record."""
         options = ProcessOptions(settings.spacy_model, settings.nlp_batch_size, settings.min_words)
-        to_process = self.skip_settled(raws, reprocess=reprocess, window=window)
+        to_process = self.skip_settled(
+            raws, reprocess=reprocess, window=window, max_bytes=settings.max_input_bytes
+        )
         for batch in process_stream(to_process, options, workers=settings.workers):
             self.settle(batch)
 
     def skip_settled(
-        self, raws: Iterable[RawInput], *, reprocess: bool, window: int
+        self, raws: Iterable[RawInput], *, reprocess: bool, window: int, max_bytes: int
     ) -> Iterator[RawInput]:
         """The inputs that need processing; the others are recorded and emitted, a window of
         inputs at a time (one ledger lookup each)."""
@@ -205,6 +207,15 @@ class Run:
             # running run holds is left to it, without an outcome here.
             claim_for = None if self.dry_run else self.run_id
             triage = self.ledger.triage(chunk, reprocess=reprocess, claim_for=claim_for)
+            unread = [raw for raw in triage.to_process if raw.unread]
+            if unread:
+                # Files known by their hash alone that need processing after all (reprocessed,
+                # left unfinished, rejected by an older pipeline): read now, sorted again.
+                read = [again for raw in unread for again in read_again(raw, max_bytes)]
+                triage = triage.merged(
+                    self.ledger.triage(read, reprocess=reprocess, claim_for=claim_for),
+                    without=unread,
+                )
             if triage.elsewhere:
                 self.claimed_elsewhere += len(triage.elsewhere)
                 LOG.info("%d input(s) left to the run that claimed them", len(triage.elsewhere))

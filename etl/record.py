@@ -313,9 +313,18 @@ class RawInput:
     rejection: Rejection | None = None  # set when the input cannot be read; it is then rejected
     not_modified: bool = False  # fetch: the server answered 304; the input is unchanged
     extra: dict[str, str] = field(default_factory=dict)
+    # A file not read because its stat signature is the one noted with this bytes hash
+    # (``etl.ledger.file_hashes``); read when it turns out to need processing.
+    known_hash: str | None = None
+
+    @property
+    def unread(self) -> bool:
+        return self.known_hash is not None and not self.data
 
     @property
     def raw_hash(self) -> str:
+        if self.unread:
+            return self.known_hash or ""
         # Metadata given with a JSON Lines record is part of what was read: a record whose
         # "published" changed is not unchanged.
         metadata = self.extra.get("metadata")

@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+import time
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -277,6 +278,28 @@ def is_warc_file(path: Path | str) -> bool:
 def is_container_file(path: Path) -> bool:
     """A file of many inputs (JSON Lines): the ledger knows its records, not the file."""
     return path.name.lower().endswith((".jsonl", ".ndjson"))
+
+
+# A file whose times are at least this much older than the moment it is read is taken to be at
+# rest: a write in the same clock tick as the read could change it again without its times
+# moving (as git's "racy" entries). Seconds.
+SETTLED_FILE_SECONDS = 2.0
+
+
+def file_signature(path: Path, now: float | None = None) -> str | None:
+    """The stat signature of a file of one input (size, modification and change times in ns,
+    inode), or None: a container of many inputs, a file that cannot be stat'ed, or one that
+    changed too recently to be at rest (``SETTLED_FILE_SECONDS``)."""
+    if is_container_file(path) or is_warc_file(path):
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    newest = max(st.st_mtime_ns, st.st_ctime_ns) / 1e9
+    if (time.time() if now is None else now) - newest < SETTLED_FILE_SECONDS:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
 def recorded_hash(path: Path, max_bytes: int) -> str | None:

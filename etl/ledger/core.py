@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from etl.containment import one_by_one_on_failure
 from etl.ledger import schema
 from etl.ledger.db import LEDGER_FAILURES, Database, migrate, open_database
+from etl.ledger.file_hashes import FileHashes
 from etl.ledger.known import KnownFacts
 from etl.ledger.state import (
     DONE,
@@ -74,6 +75,7 @@ class Ledger:
             raise
         # What the index knows across documents: titles' end segments, people's names.
         self.known = KnownFacts(self._db)
+        self.file_hashes = FileHashes(self._db)
 
     @property
     def location(self) -> str:

@@ -103,4 +103,14 @@ CREATE TABLE IF NOT EXISTS ledger_people (
 CREATE INDEX IF NOT EXISTS ledger_people_source ON ledger_people(source);
 """
 
-STEPS = (_TABLES, _run_owners, _CLAIMS, _KNOWN)
+# Version 5: the bytes hash of each input file with its stat signature (``etl.ledger.file_hashes``),
+# so that an untouched file is known unchanged without reading it.
+_FILE_HASHES = """
+CREATE TABLE IF NOT EXISTS ledger_file_hashes (
+    source    TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,              -- etl.sources.file_signature
+    raw_hash  TEXT NOT NULL
+) {without_rowid};
+"""
+
+STEPS = (_TABLES, _run_owners, _CLAIMS, _KNOWN, _FILE_HASHES)

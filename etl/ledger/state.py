@@ -53,6 +53,16 @@ class Triage:
     hashes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     elsewhere: list[str] = field(default_factory=list)
 
+    def merged(self, other: Triage, *, without: Sequence[RawInput]) -> Triage:
+        """This triage with ``without`` taken out of ``to_process`` and ``other`` added."""
+        dropped = {id(raw) for raw in without}
+        return Triage(
+            to_process=[r for r in self.to_process if id(r) not in dropped] + other.to_process,
+            settled=self.settled + other.settled,
+            hashes={**self.hashes, **other.hashes},
+            elsewhere=self.elsewhere + other.elsewhere,
+        )
+
 
 def settled_outcome(
     raw: RawInput, state: SourceState | None, *, reprocess: bool

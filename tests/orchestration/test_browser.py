@@ -185,7 +185,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, news_site: Site) -> Iterat
         ARTICLE_ETL_ALLOWED_NETWORKS="127.0.0.0/8",
         ARTICLE_ETL_FETCH_RATE_PER_HOST="50",
         ARTICLE_ETL_WORKERS="1",
-        # Runs start when the tests trigger them (tests/orchestration/test_airflow_schedule.py: the schedule).
+        # Runs start when the tests trigger them (the schedule: test_airflow_schedule.py).
         ARTICLE_ETL_SCHEDULE="manual",
     )
     if es_url:
