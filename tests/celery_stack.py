@@ -229,6 +229,15 @@ class CeleryStack:
 
         return wait_for(f"{task_id} running on a worker", running, timeout, every=0.5)
 
+    def log_records(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> list[dict[str, Any]]:
+        """The structured log of one try of a task instance (mapped ones by ``map_index``)."""
+        q = urllib.parse.quote(run_id, safe="")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{q}/taskInstances/{task_id}/logs/{try_number}"
+        body = self.api().get(f"{path}?full_content=true&map_index={map_index}")
+        return [r for r in body["content"] if isinstance(r, dict)]
+
     def failure_summary(self, dag_id: str, run_id: str) -> str:
         """Each task instance's state, worker and try, and the error lines of the failed ones
         (for assertion messages; tolerant of tasks that never ran)."""
@@ -238,8 +247,8 @@ class CeleryStack:
             lines.append(f"{name}: {ti['state']} on {ti['hostname'] or '-'} try {ti['try_number']}")
             if ti["state"] == "failed" or (ti["state"] == "up_for_retry" and ti["try_number"]):
                 try:
-                    records = self.api().log_records(
-                        dag_id, run_id, ti["task_id"], int(ti["try_number"])
+                    records = self.log_records(
+                        dag_id, run_id, ti["task_id"], int(ti["try_number"]), ti["map_index"]
                     )
                 except AssertionError as exc:  # no log (yet)
                     records = [{"level": "error", "event": f"(no log: {exc})"}]

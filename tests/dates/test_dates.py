@@ -419,9 +419,9 @@ def test_mention_is_frozen() -> None:
 # --------------------------------------------------------------------------- dateparser
 
 
-def test_common_forms_never_reach_dateparser_and_its_answers_are_cached(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def dateparser_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The phrases dateparser is asked about, from a cold cache."""
     calls: list[str] = []
     real = dateparser_adapter.date_data_parser
 
@@ -436,6 +436,13 @@ def test_common_forms_never_reach_dateparser_and_its_answers_are_cached(
     monkeypatch.setattr(dateparser_adapter, "date_data_parser", lambda base: Counting(real(base)))
     dateparser_adapter.dateparser_fallback.cache_clear()
     normaliser.normalise_one.cache_clear()
+    return calls
+
+
+def test_common_forms_never_reach_dateparser_and_its_answers_are_cached(
+    dateparser_calls: list[str],
+) -> None:
+    calls = dateparser_calls
     common = ["March 3, 2025", "2014", "last week", "the 1990s", "Q3 2024", "two weeks ago"]
     assert all(m.resolved for m in normalise_mentions(common, REF))
     assert calls == []
@@ -548,22 +555,9 @@ FAST_PATH = [
 
 @pytest.mark.parametrize(("phrase", "tense", "value"), FAST_PATH)
 def test_common_forms_get_the_value_dateparser_gives_without_asking_it(
-    monkeypatch: pytest.MonkeyPatch, phrase: str, tense: str, value: str
+    dateparser_calls: list[str], phrase: str, tense: str, value: str
 ) -> None:
-    calls: list[str] = []
-    real = dateparser_adapter.date_data_parser
-
-    class Counting:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        def get_date_data(self, text: str) -> Any:
-            calls.append(text)
-            return self.inner.get_date_data(text)
-
-    monkeypatch.setattr(dateparser_adapter, "date_data_parser", lambda base: Counting(real(base)))
-    dateparser_adapter.dateparser_fallback.cache_clear()
-    normaliser.normalise_one.cache_clear()
+    calls = dateparser_calls
     assert normalise_mention(phrase, DP_REF, tense).value == value
     assert calls == []
     asked = dateparser_adapter.ask_dateparser(phrase, DP_REF)  # the label is dateparser's
