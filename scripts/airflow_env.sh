@@ -164,11 +164,9 @@ _seed_inbox() {
     mkdir -p "$ARTICLE_ETL_INBOX"
 }
 
-airflow_start() {
-    # One process per task: parallelism comes from the batches, four at a time (each task with
-    # worker processes of its own would load one spaCy model per process and core).
-    export ARTICLE_ETL_WORKERS="${ARTICLE_ETL_WORKERS:-1}"
-    mkdir -p "$AIRFLOW_HOME/run" "$AIRFLOW_HOME/logs"
+# Before the components start: the port is free for this instance, the inbox exists, the
+# index is set up, the metadata database is migrated. (Also used by scripts/celery_stack.sh.)
+_prepare_start() {
     if ! _running api-server && _healthy; then
         echo "$AIRFLOW_URL already answers, but not with the api-server of $AIRFLOW_HOME:" \
             "another Airflow uses port $AIRFLOW_PORT (set AIRFLOW_PORT to start this one elsewhere)" >&2
@@ -185,6 +183,49 @@ airflow_start() {
     echo "inbox: $ARTICLE_ETL_INBOX"
     airflow db migrate >"$AIRFLOW_HOME/logs/migrate.out" 2>&1 \
         || { tail -n 40 "$AIRFLOW_HOME/logs/migrate.out"; return 1; }
+}
+
+# Until the api-server answers (dots while waiting); fails with its log when it exits or
+# does not answer by the deadline ($1, in $SECONDS).
+_wait_for_api_server() {
+    printf 'waiting for %s ' "$AIRFLOW_URL"
+    until _healthy; do
+        if ! _running api-server; then
+            echo; echo "the api-server exited:"; tail -n 30 "$AIRFLOW_HOME/logs/api-server.out"
+            return 1
+        fi
+        if ((SECONDS > $1)); then
+            echo; echo "the api-server did not answer in ${AIRFLOW_START_TIMEOUT} s:"
+            tail -n 30 "$AIRFLOW_HOME/logs/api-server.out"
+            return 1
+        fi
+        printf '.'; sleep 2
+    done
+}
+
+# Until the dag-processor has parsed the DAGs after _started_at; fails on an import error or
+# at the deadline ($1). Prints the DAG ids.
+_wait_for_dags() {
+    local why=""
+    printf 'waiting for the DAGs to be parsed '
+    until why="$(_dags_parsed)"; do
+        if [[ "$why" == import\ error* || "$why" == fatal:* ]]; then echo; echo "$why"; return 1; fi
+        if ((SECONDS > $1)); then
+            echo; echo "the DAGs were not parsed in ${AIRFLOW_START_TIMEOUT} s: $why"
+            tail -n 30 "$AIRFLOW_HOME/logs/dag-processor.out"
+            return 1
+        fi
+        printf '.'; sleep 2
+    done
+    printf ' %s' "${_dag_ids[*]}"
+}
+
+airflow_start() {
+    # One process per task: parallelism comes from the batches, four at a time (each task with
+    # worker processes of its own would load one spaCy model per process and core).
+    export ARTICLE_ETL_WORKERS="${ARTICLE_ETL_WORKERS:-1}"
+    mkdir -p "$AIRFLOW_HOME/run" "$AIRFLOW_HOME/logs"
+    _prepare_start || return 1
     local c
     # The DAGs must be parsed after this moment, unless the dag-processor was running already.
     _started_at="$(date -u +%Y-%m-%dT%H:%M:%S+00:00)"
@@ -208,32 +249,11 @@ airflow_start() {
         echo "ARTICLE_ETL_INBOX=$ARTICLE_ETL_INBOX"
     } >"$AIRFLOW_HOME/run/instance.env"
 
-    local deadline=$((SECONDS + AIRFLOW_START_TIMEOUT)) why=""
-    printf 'waiting for %s ' "$AIRFLOW_URL"
-    until _healthy; do
-        if ! _running api-server; then
-            echo; echo "the api-server exited:"; tail -n 30 "$AIRFLOW_HOME/logs/api-server.out"
-            return 1
-        fi
-        if ((SECONDS > deadline)); then
-            echo; echo "the api-server did not answer in ${AIRFLOW_START_TIMEOUT} s:"
-            tail -n 30 "$AIRFLOW_HOME/logs/api-server.out"
-            return 1
-        fi
-        printf '.'; sleep 2
-    done
+    local deadline=$((SECONDS + AIRFLOW_START_TIMEOUT))
+    _wait_for_api_server "$deadline" || return 1
     echo " up"
-    printf 'waiting for the DAGs to be parsed '
-    until why="$(_dags_parsed)"; do
-        if [[ "$why" == import\ error* || "$why" == fatal:* ]]; then echo; echo "$why"; return 1; fi
-        if ((SECONDS > deadline)); then
-            echo; echo "the DAGs were not parsed in ${AIRFLOW_START_TIMEOUT} s: $why"
-            tail -n 30 "$AIRFLOW_HOME/logs/dag-processor.out"
-            return 1
-        fi
-        printf '.'; sleep 2
-    done
-    echo " ${_dag_ids[*]}"
+    _wait_for_dags "$deadline" || return 1
+    echo
     airflow_password
 }
 

@@ -126,24 +126,9 @@ celery_start() {
         echo redis >>"$_servers_file"
         echo "started Redis $AIRFLOW__CELERY__BROKER_URL ($((SECONDS - t0)) s)"
     fi
-    if ! _running api-server && _healthy; then
-        echo "$AIRFLOW_URL already answers, but not with the api-server of $AIRFLOW_HOME:" \
-            "another Airflow uses port $AIRFLOW_PORT (set AIRFLOW_PORT to start this one elsewhere)" >&2
-        return 1
-    fi
-    _seed_inbox
-    if [[ "$ARTICLE_ETL_INDEX" == http://* || "$ARTICLE_ETL_INDEX" == https://* ]]; then
-        echo "index: Elasticsearch $ARTICLE_ETL_INDEX (article-etl es setup)"
-        article-etl es setup --index "$ARTICLE_ETL_INDEX" >"$AIRFLOW_HOME/logs/es-setup.out" 2>&1 \
-            || { cat "$AIRFLOW_HOME/logs/es-setup.out"; return 1; }
-    else
-        echo "index: embedded $ARTICLE_ETL_INDEX"
-    fi
-    echo "inbox: $ARTICLE_ETL_INBOX"
     t0=$SECONDS
-    airflow db migrate >"$AIRFLOW_HOME/logs/migrate.out" 2>&1 \
-        || { tail -n 40 "$AIRFLOW_HOME/logs/migrate.out"; return 1; }
-    echo "metadata DB migrated ($((SECONDS - t0)) s)"
+    _prepare_start || return 1
+    echo "ready to start: index, inbox, metadata DB ($((SECONDS - t0)) s)"
     t0=$SECONDS
     _started_at="$(date -u +%Y-%m-%dT%H:%M:%S+00:00)"
     _running dag-processor && _started_at="1970-01-01T00:00:00+00:00"
@@ -177,20 +162,8 @@ celery_start() {
         echo "CELERY_WORKERS=${_workers[*]}"
     } >"$AIRFLOW_HOME/run/instance.env"
 
-    local deadline=$((SECONDS + AIRFLOW_START_TIMEOUT)) why="" w
-    printf 'waiting for %s ' "$AIRFLOW_URL"
-    until _healthy; do
-        if ! _running api-server; then
-            echo; echo "the api-server exited:"; tail -n 30 "$AIRFLOW_HOME/logs/api-server.out"
-            return 1
-        fi
-        if ((SECONDS > deadline)); then
-            echo; echo "the api-server did not answer in ${AIRFLOW_START_TIMEOUT} s:"
-            tail -n 30 "$AIRFLOW_HOME/logs/api-server.out"
-            return 1
-        fi
-        printf '.'; sleep 2
-    done
+    local deadline=$((SECONDS + AIRFLOW_START_TIMEOUT)) w
+    _wait_for_api_server "$deadline" || return 1
     echo " up ($((SECONDS - t0)) s)"
     printf 'waiting for the workers '
     for w in "${_workers[@]}"; do
@@ -207,17 +180,8 @@ celery_start() {
         printf ' %s' "$(_node_name "$w")"
     done
     echo " ($((SECONDS - t0)) s)"
-    printf 'waiting for the DAGs to be parsed '
-    until why="$(_dags_parsed)"; do
-        if [[ "$why" == import\ error* || "$why" == fatal:* ]]; then echo; echo "$why"; return 1; fi
-        if ((SECONDS > deadline)); then
-            echo; echo "the DAGs were not parsed in ${AIRFLOW_START_TIMEOUT} s: $why"
-            tail -n 30 "$AIRFLOW_HOME/logs/dag-processor.out"
-            return 1
-        fi
-        printf '.'; sleep 2
-    done
-    echo " ${_dag_ids[*]} ($((SECONDS - t0)) s)"
+    _wait_for_dags "$deadline" || return 1
+    echo " ($((SECONDS - t0)) s)"
     airflow_password
 }
 
