@@ -8,7 +8,7 @@
 #     a schema of its own); with ARTICLE_ETL_REQUIRE_ES=1 a missing server fails them too;
 #   - a real Redis (scripts/redis_node.sh; Debian's redis-server, installed with apt-get when
 #     missing): ARTICLE_ETL_TEST_REDIS_URL is the broker of the Celery test
-#     (tests/test_celery_workers.py: two workers, ledger and Airflow's metadata DB in new
+#     (tests/orchestration/test_celery_workers.py: two workers, ledger and Airflow's metadata DB in new
 #     databases on the PostgreSQL above); with ARTICLE_ETL_REQUIRE_ES=1 a missing server fails it;
 #   - Debian's chromium for the browser tests (installed with apt-get when missing); they start
 #     the local Airflow (make airflow) themselves when it is not running.
