@@ -38,10 +38,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from local_airflow import PASSWORD_FILE, USER, AirflowApi, clean_env, free_port, wait_for
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.local_airflow import PASSWORD_FILE, USER, AirflowApi, clean_env, free_port, wait_for
+from tests.paths import ROOT
+
 SCRIPTS = ROOT / "scripts"
 STACK = SCRIPTS / "celery_stack.sh"
 PG = SCRIPTS / "pg_node.sh"

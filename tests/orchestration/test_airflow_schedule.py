@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from local_airflow import (
+
+from tests.local_airflow import (
     SCRIPT,
     LocalAirflow,
     clean_env,
@@ -22,7 +23,6 @@ from local_airflow import (
     start,
     wait_for,
 )
-
 from tests.paths import EXAMPLES
 
 # Three small articles: enough to see them indexed, then unchanged, without minutes of NER.

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_airflow import (
+
+from tests.local_airflow import (
     AirflowApi,
     LocalAirflow,
     clean_env,
@@ -41,7 +42,6 @@ from local_airflow import (
     read_instance_env,
     start,
 )
-
 from tests.paths import EXAMPLES, ROOT
 from tests.sites import Reply, Site, running
 

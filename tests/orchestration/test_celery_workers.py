@@ -34,7 +34,13 @@ from typing import Any, LiteralString
 
 import psycopg
 import pytest
-from celery_stack import (
+from elasticsearch import Elasticsearch
+from psycopg.rows import dict_row
+
+from etl.backends.elasticsearch import admin as es_admin
+from etl.settings import Settings
+from tests import pg_live
+from tests.celery_stack import (
     CeleryStack,
     Worker,
     alive,
@@ -43,17 +49,10 @@ from celery_stack import (
     fresh_database,
     redis_url,
 )
-from elasticsearch import Elasticsearch
-from local_airflow import copy_articles, wait_for
-from psycopg.rows import dict_row
-
-from etl.backends.elasticsearch import admin as es_admin
-from etl.settings import Settings
-from tests import pg_live
 from tests.es_live import drop_alias_family, unique_alias
+from tests.local_airflow import copy_articles, wait_for
+from tests.paths import EXAMPLES, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples" / "articles"
 BATCH_SIZE = 2  # 12 example articles: 6 batches, 3 rounds on two workers
 ES_URL = os.environ.get("ES_URL", "")  # the test command's node (tests/es_live.py)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_fixtures import airflow_env, migrate, run_dag
 
 from etl.backends.base import SearchRequest
 from etl.backends.sqlite.backend import SqliteBackend
+from tests.airflow_fixtures import airflow_env, migrate, run_dag
 from tests.paths import EXAMPLES
 from tests.sites import Reply, Site, rss, running
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_fixtures import DAGS, airflow_env, migrate, result_of, run_dag, run_python
 
 from etl.orchestration import params as p
 from etl.settings import DEFAULT_SCHEDULE
+from tests.airflow_fixtures import DAGS, airflow_env, migrate, result_of, run_dag, run_python
 from tests.paths import EXAMPLES, ROOT
 
 DAG_IDS = {"ingest_files", "ingest_urls", "reindex_articles"}

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_fixtures import airflow_env, migrate, run_dag
 from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
@@ -31,6 +30,7 @@ from etl.cli.app import app
 from etl.ledger import Ledger
 from etl.schema import load_schema
 from etl.settings import Settings
+from tests.airflow_fixtures import airflow_env, migrate, run_dag
 from tests.conftest import SEED_PEOPLE, SEED_PLACES
 from tests.es_live import env_for, es_url, live_settings
 from tests.paths import EXAMPLES, ROOT, SEED_DIR
