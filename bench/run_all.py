@@ -41,12 +41,16 @@ class Figure:
     read: Callable[[dict[str, Any]], float]
     target: float
     at_most: bool  # True: the figure must be <= target; False: >= target
+    strict: bool = False  # < or > instead
 
     def met(self, value: float) -> bool:
-        return value <= self.target if self.at_most else value >= self.target
+        if self.at_most:
+            return value < self.target if self.strict else value <= self.target
+        return value > self.target if self.strict else value >= self.target
 
     def target_text(self) -> str:
-        return f"{'<=' if self.at_most else '>='} {self.target:g}{self.unit}"
+        sign = ("<" if self.at_most else ">") + ("" if self.strict else "=")
+        return f"{sign} {self.target:g}{self.unit}"
 
 
 PIPELINE_FIGURES = (
@@ -70,6 +74,7 @@ PIPELINE_FIGURES = (
         lambda r: r["ratios"]["second_run_vs_first_run"],
         0.10,
         at_most=True,
+        strict=True,
     ),
 )
 
