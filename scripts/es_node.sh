@@ -22,6 +22,8 @@ set -euo pipefail
 
 ES_VERSION=9.4.5 # the one place the test node's version is pinned
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/servers.sh
+source "$ROOT/scripts/lib/servers.sh"
 CACHE="$ROOT/.cache/es"
 HOME_DIR="$CACHE/elasticsearch-$ES_VERSION"
 PORT="${ES_PORT:-9200}"
@@ -103,15 +105,6 @@ node_pid() {
     kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
-as_node_user() {
-    if [[ "$(id -u)" == 0 ]]; then
-        id "$ES_USER" >/dev/null 2>&1 \
-            || useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER"
-        setpriv --reuid="$ES_USER" --regid="$ES_USER" --clear-groups -- "$@"
-    else
-        "$@"
-    fi
-}
 
 start() {
     if pid="$(node_pid)"; then echo "already running (pid $pid)" >&2; echo "$URL"; return; fi
@@ -125,9 +118,9 @@ start() {
         echo "$dir" >"$STATE"
     fi
     rm -f "$dir/es.pid"
-    [[ "$(id -u)" == 0 ]] && { as_node_user true; chown -R "$ES_USER:" "$dir"; chmod 755 "$dir"; }
+    [[ "$(id -u)" == 0 ]] && { as_system_user "$ES_USER" true; chown -R "$ES_USER:" "$dir"; chmod 755 "$dir"; }
     jh="$(java_home)"
-    as_node_user env -i PATH=/usr/bin:/bin HOME="$dir" ES_JAVA_HOME="$jh" ES_PATH_CONF="$dir/config" \
+    as_system_user "$ES_USER" env -i PATH=/usr/bin:/bin HOME="$dir" ES_JAVA_HOME="$jh" ES_PATH_CONF="$dir/config" \
         ES_JAVA_OPTS="-Xms${ES_HEAP:-512m} -Xmx${ES_HEAP:-512m}" \
         "$HOME_DIR/bin/elasticsearch" -d -p "$dir/es.pid" \
         -Ediscovery.type=single-node -Enetwork.host=127.0.0.1 -Ehttp.port="$PORT" \
@@ -148,12 +141,10 @@ start() {
 }
 
 stop() {
-    local dir pid i
+    local dir pid
     dir="$(node_dir)" || { echo "no node recorded on port $PORT"; return; }
     if pid="$(node_pid)"; then
-        kill -TERM "$pid"
-        for i in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+        terminate "$pid" 60 0.5
         echo "stopped Elasticsearch at $URL (pid $pid)"
     fi
     [[ -z "${ES_NODE_DIR:-}" ]] && rm -rf "$dir"

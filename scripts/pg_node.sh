@@ -23,6 +23,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/servers.sh
+source "$ROOT/scripts/lib/servers.sh"
 CACHE="$ROOT/.cache/pg"
 PORT="${PG_PORT:-54329}"
 PG_SUPERUSER=article_etl
@@ -57,7 +59,6 @@ install_pg() {
 node_dir() { [[ -f "$STATE" ]] && cat "$STATE"; }
 
 # A live process (a zombie waiting to be reaped, as after kill -9, is not).
-alive() { local s; s="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ "$s" != Z* ]]; }
 
 node_pid() {
     local dir pid
@@ -66,15 +67,6 @@ node_pid() {
     [[ -n "$pid" ]] && alive "$pid" && echo "$pid"
 }
 
-as_pg_user() {
-    if [[ "$(id -u)" == 0 ]]; then
-        id "$PG_OS_USER" >/dev/null 2>&1 \
-            || useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OS_USER"
-        setpriv --reuid="$PG_OS_USER" --regid="$PG_OS_USER" --clear-groups -- "$@"
-    else
-        "$@"
-    fi
-}
 
 ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PORT" -U "$PG_SUPERUSER" -d postgres; }
 
@@ -105,8 +97,8 @@ start() {
         dir="${PG_NODE_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/article-etl-pg-$PORT.XXXXXX")}"
         mkdir -p "$dir"
         chmod 755 "$dir"
-        [[ "$(id -u)" == 0 ]] && { as_pg_user true; chown "$PG_OS_USER:" "$dir"; }
-        as_pg_user env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$bin/initdb" -D "$dir/data" \
+        [[ "$(id -u)" == 0 ]] && { as_system_user "$PG_OS_USER" true; chown "$PG_OS_USER:" "$dir"; }
+        as_system_user "$PG_OS_USER" env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$bin/initdb" -D "$dir/data" \
             -U "$PG_SUPERUSER" --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
             >"$dir/initdb.out" 2>&1 || { tail -n 20 "$dir/initdb.out" >&2; die "initdb failed"; }
         cat >>"$dir/data/postgresql.conf" <<EOF
@@ -133,7 +125,7 @@ EOF
     # (PostgreSQL then refuses to start): try again for up to 20 s.
     local i
     for i in $(seq 10); do
-        as_pg_user env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$bin/pg_ctl" -D "$dir/data" \
+        as_system_user "$PG_OS_USER" env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$bin/pg_ctl" -D "$dir/data" \
             -l "$dir/postgres.log" -w -t 60 start >"$dir/start.out" 2>&1 && break
         ((i == 10)) && { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not start (log: $dir/postgres.log)"; }
         sleep 2
@@ -153,7 +145,7 @@ stop() {
     local dir pid
     dir="$(node_dir)" || { echo "no PostgreSQL recorded on port $PORT"; return; }
     if pid="$(node_pid)"; then
-        as_pg_user env -i PATH=/usr/bin:/bin "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop \
+        as_system_user "$PG_OS_USER" env -i PATH=/usr/bin:/bin "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop \
             >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null || true
         echo "stopped PostgreSQL on 127.0.0.1:$PORT (pid $pid)"
     fi

@@ -16,6 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/servers.sh
+source "$ROOT/scripts/lib/servers.sh"
 CACHE="$ROOT/.cache/redis"
 PORT="${REDIS_PORT:-63799}"
 STATE="$CACHE/node-$PORT.dir"
@@ -38,7 +40,6 @@ install_redis() {
 node_dir() { [[ -f "$STATE" ]] && cat "$STATE"; }
 
 # A live process (a zombie waiting to be reaped, as after kill -9, is not).
-alive() { local s; s="$(ps -o stat= -p "$1" 2>/dev/null)" && [[ "$s" != Z* ]]; }
 
 node_pid() {
     local dir pid
@@ -47,15 +48,6 @@ node_pid() {
     [[ -n "$pid" ]] && alive "$pid" && echo "$pid"
 }
 
-as_redis_user() {
-    if [[ "$(id -u)" == 0 ]]; then
-        id "$REDIS_OS_USER" >/dev/null 2>&1 \
-            || useradd --system --no-create-home --shell /usr/sbin/nologin "$REDIS_OS_USER"
-        setpriv --reuid="$REDIS_OS_USER" --regid="$REDIS_OS_USER" --clear-groups -- "$@"
-    else
-        "$@"
-    fi
-}
 
 ready() { [[ "$(redis-cli -h 127.0.0.1 -p "$PORT" ping 2>/dev/null)" == PONG ]]; }
 
@@ -71,9 +63,9 @@ start() {
         chmod 755 "$dir"
         echo "$dir" >"$STATE"
     fi
-    [[ "$(id -u)" == 0 ]] && { as_redis_user true; chown "$REDIS_OS_USER:" "$dir"; }
+    [[ "$(id -u)" == 0 ]] && { as_system_user "$REDIS_OS_USER" true; chown "$REDIS_OS_USER:" "$dir"; }
     rm -f "$dir/redis.pid"
-    as_redis_user env -i PATH=/usr/bin:/bin redis-server - >"$dir/start.out" 2>&1 <<EOF \
+    as_system_user "$REDIS_OS_USER" env -i PATH=/usr/bin:/bin redis-server - >"$dir/start.out" 2>&1 <<EOF \
         || { tail -n 20 "$dir/start.out" "$dir/redis.log" >&2 2>/dev/null; die "redis-server did not start"; }
 bind 127.0.0.1
 port $PORT
@@ -95,12 +87,10 @@ EOF
 }
 
 stop() {
-    local dir pid i
+    local dir pid
     dir="$(node_dir)" || { echo "no Redis recorded on port $PORT"; return; }
     if pid="$(node_pid)"; then
-        kill -TERM "$pid"
-        for i in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+        terminate "$pid" 40 0.25
         echo "stopped Redis on 127.0.0.1:$PORT (pid $pid)"
     fi
     [[ -z "${REDIS_NODE_DIR:-}" ]] && rm -rf "$dir"
