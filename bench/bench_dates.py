@@ -421,7 +421,7 @@ def profile_ingest(docs: int, fast_path: bool = True) -> dict[str, Any]:
     from etl.sources import discover, read_inputs
 
     settings = Settings.from_env()
-    options = ProcessOptions(settings.spacy_model, settings.nlp_batch_size, settings.min_words)
+    options = ProcessOptions.of(settings)
     with tempfile.TemporaryDirectory(prefix="bench-dates-") as tmp:
         corpus = Path(tmp) / "corpus"
         build_corpus([s for s in DEFAULT_SOURCES if s.exists()], corpus, docs)

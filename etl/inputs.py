@@ -1,6 +1,7 @@
-"""The inputs of a run: files and folders listed, then read one by one; URLs, feeds, sitemaps
-and URL lists discovered and fetched. Whatever cannot be listed, read or fetched becomes an
-input with a ``Rejection``, so that every input ends in an outcome.
+"""The inputs of a run: files and folders listed, then read one by one (a file of one input by
+the worker process that processes it); URLs, feeds, sitemaps and URL lists discovered and
+fetched. Whatever cannot be listed, read or fetched becomes an input with a ``Rejection``, so
+that every input ends in an outcome.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ from typing import TypeVar
 from etl.ledger import LEDGER_FAILURES, Ledger
 from etl.ledger.file_hashes import FileHashes
 from etl.outcomes import Rejection, safe_text
-from etl.record import PIPELINE_VERSION, RawInput
+from etl.record import PIPELINE_VERSION, RawInput, WorkerRead
 from etl.settings import Settings
-from etl.sources import discover, file_signature, is_warc_file, read_file, recorded_hash
+from etl.sources import (
+    discover,
+    file_signature,
+    is_single_input_file,
+    is_warc_file,
+    read_file,
+    recorded_hash,
+    rejected_from_stat,
+)
 from etl.warc import archive_state, archives_read, mark_archives_read
 
 LOG = logging.getLogger(__name__)
@@ -209,9 +218,14 @@ def _read_files(
     skipped: Counter[str] | None = None,
     hashes: FileHashes | None = None,
 ) -> Iterator[RawInput]:
-    """The inputs of each file. A file whose stat signature is the one noted with its bytes
-    hash (``hashes``) is not read: its input carries the hash (``RawInput.known_hash``) and is
-    read only if it needs processing (``read_again``)."""
+    """The inputs of each file. A file of one input is not read here but by the worker that
+    processes it (``RawInput.worker_read``, ``read_in_worker``): its bytes never go through a
+    pipe, and when its stat signature is the one noted with its bytes hash (``hashes``), its
+    input carries that hash (``RawInput.known_hash``) and is read only if it needs processing.
+    Files of many inputs (JSON Lines, web archives) are read here, and so are files whose
+    name is not valid Unicode (their key, ``safe_text``, is not their path) and files rejected
+    from their stat alone (empty, too large...: none of their bytes is read)."""
+    leave_to_worker = WorkerRead(max_bytes)
     for start in range(0, len(files), READ_WINDOW):
         window = files[start : start + READ_WINDOW]
         signatures = {
@@ -225,23 +239,31 @@ def _read_files(
             if hashes and signatures
             else no_hashes
         )
-        noted: list[tuple[str, str, str]] = []
         for path in window:
             key = str(path)
-            if key in known:
-                yield RawInput(key=key, kind="file", known_hash=known[key])
-                continue
-            for raw in read_one_file(path, max_bytes, skipped):
-                if key in signatures and raw.key == key and raw.rejection is None:
-                    noted.append((key, signatures[key], raw.raw_hash))
-                yield raw
-        if hashes is not None and noted:
-            _guarded(partial(hashes.note, noted), None)
+            if (
+                is_single_input_file(path)
+                and key == safe_text(key)
+                # Rejected without reading a byte: settled here, sparing the worker processes.
+                and not rejected_from_stat(path, max_bytes)
+            ):
+                yield RawInput(
+                    key=key, kind="file", known_hash=known.get(key), worker_read=leave_to_worker
+                )
+            else:
+                yield from read_one_file(path, max_bytes, skipped)
 
 
-def read_again(raw: RawInput, max_bytes: int) -> list[RawInput]:
-    """The input of a file that was not read (``RawInput.unread``), read now."""
-    return list(read_one_file(Path(raw.key), max_bytes))
+def read_in_worker(raw: RawInput, how: WorkerRead) -> tuple[RawInput, str | None]:
+    """The input of a file left for its worker to read (``RawInput.worker_read``), read as the
+    main process reads files (the same limits, ``.gz`` inflated, the same rejections), and the
+    file's stat signature just before the read, to note with its bytes hash
+    (``FileHashes.note``; None: not at rest, ``file_signature``)."""
+    path = Path(raw.key)
+    signature = file_signature(path)
+    read = next(read_one_file(path, how.max_bytes))  # a file of one input yields one
+    read.worker_read = how
+    return read, signature
 
 
 def read_one_file(

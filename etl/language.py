@@ -18,9 +18,12 @@ word. Korean separates its words with spaces and is counted like English.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from functools import cache
 from typing import Any
+
+from etl import disk_cache
 
 ENGLISH_WORDS_PER_MINUTE = 230
 CHINESE_CHARACTERS_PER_MINUTE = 255
@@ -79,7 +82,13 @@ def normalise_language(value: str | None) -> str:
 
 @cache
 def _iso639() -> dict[str, str]:
-    """Two- and three-letter codes -> the two-letter code (three letters where none exists)."""
+    """Two- and three-letter codes -> the two-letter code (three letters where none exists);
+    kept in the disk cache (``etl.disk_cache``): pycountry takes 0.05 s to load them."""
+    key = disk_cache.fingerprint([sys.modules[__name__]], ["pycountry"])
+    return disk_cache.cached("iso639-codes", key, _build_iso639)
+
+
+def _build_iso639() -> dict[str, str]:
     import pycountry
 
     codes: dict[str, str] = {}
@@ -117,6 +126,13 @@ def _to_639_1(code: str) -> str:
 
 @cache
 def _identifier() -> Any:
+    """py3langid's identifier; its model takes about 0.4 s of a core to unpack, so it is kept
+    unpacked in the disk cache (``etl.disk_cache``) for the next processes."""
+    key = disk_cache.fingerprint([sys.modules[__name__]], ["py3langid", "numpy"])
+    return disk_cache.cached("langid-identifier", key, _build_identifier)
+
+
+def _build_identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from etl.backends import open_backend
 from etl.backends.base import IndexBackend, IndexError_, IndexResult
@@ -30,8 +30,8 @@ from etl.canon import across_documents, facts_of, wanted
 from etl.clusters import with_story_clusters
 from etl.containment import one_by_one_on_failure, warn_on_failure
 from etl.errors import SetupError, TransientError
-from etl.inputs import RunInputs, read_again
-from etl.ledger import LEDGER_FAILURES, Ledger
+from etl.inputs import RunInputs
+from etl.ledger import LEDGER_FAILURES, Ledger, SettledIf
 from etl.ledger.known import Facts
 from etl.outcomes import InputOutcome, Outcome, ProgressCallback, Rejection, RunReport, safe_text
 from etl.process import Processed, ProcessOptions, batched, process_stream
@@ -129,7 +129,7 @@ def decide(
     for p in batch:
         key = p.raw.key
         try:
-            decision.hashes[key] = (p.raw.raw_hash if p.raw.data else _raw_hash_of(p), None)
+            decision.hashes[key] = (_raw_hash_of(p), None)
             if p.article is None:
                 reason = p.rejection or "rejected"
                 decision.outcomes[key] = InputOutcome.rejected(key, reason)
@@ -185,57 +185,54 @@ class Run:
         self.claimed_elsewhere = 0  # inputs left to the other running runs that hold them
         # content hash -> (doc id, source) of the documents indexed by this run
         self.seen_content: dict[str, tuple[str, str]] = {}
+        # source -> its outcome should its worker find its bytes settled (``skip_settled``)
+        self.settled_if: dict[str, SettledIf] = {}
 
     def ingest(
         self, raws: Iterable[RawInput], settings: Settings, *, reprocess: bool, window: int = 64
     ) -> None:
         """Skip settled inputs, process the rest in worker processes, index and record."""
-        options = ProcessOptions(settings.spacy_model, settings.nlp_batch_size, settings.min_words)
-        to_process = self.skip_settled(
-            raws, reprocess=reprocess, window=window, max_bytes=settings.max_input_bytes
-        )
+        options = ProcessOptions.of(settings)
+        to_process = self.skip_settled(raws, reprocess=reprocess, window=window)
         for batch in process_stream(to_process, options, workers=settings.workers):
             self.settle(batch)
 
     def skip_settled(
-        self, raws: Iterable[RawInput], *, reprocess: bool, window: int, max_bytes: int
+        self, raws: Iterable[RawInput], *, reprocess: bool, window: int
     ) -> Iterator[RawInput]:
         """The inputs that need processing; the others are recorded and emitted, a window of
-        inputs at a time (one ledger lookup each)."""
+        inputs at a time (one ledger lookup each). A file left for its worker to read goes
+        with the bytes hash that settles it after all (``Triage.settled_if``): its worker then
+        does not extract it, and ``settle`` records the outcome the ledger gives it."""
         for chunk in batched(raws, window):
             # Claimed first (not in a dry run, which records nothing): an input another
             # running run holds is left to it, without an outcome here.
             claim_for = None if self.dry_run else self.run_id
             triage = self.ledger.triage(chunk, reprocess=reprocess, claim_for=claim_for)
-            unread = [raw for raw in triage.to_process if raw.unread]
-            if unread:
-                # Files known by their hash alone that need processing after all (reprocessed,
-                # left unfinished, rejected by an older pipeline): read now, sorted again.
-                read = [again for raw in unread for again in read_again(raw, max_bytes)]
-                triage = triage.merged(
-                    self.ledger.triage(read, reprocess=reprocess, claim_for=claim_for),
-                    without=unread,
-                )
             if triage.elsewhere:
                 self.claimed_elsewhere += len(triage.elsewhere)
                 LOG.info("%d input(s) left to the run that claimed them", len(triage.elsewhere))
+            for raw in triage.to_process:
+                expected = triage.settled_if.get(raw.key)
+                if expected is not None and raw.worker_read is not None:
+                    raw.worker_read = replace(raw.worker_read, unchanged_hash=expected.raw_hash)
+                    self.settled_if[raw.key] = expected
             yield from triage.to_process
-            settled = triage.settled
-            if settled and not self.dry_run:
-                # Unchanged inputs keep their state; a still-rejected one is recorded again,
-                # and if it held a document, it loses it now.
-                replaced = [o.source for o in settled if o.outcome is Outcome.REJECTED]
-                if self.backend is not None and replaced:
-                    self._note_pending(replaced, ())
-                settled = self._record(settled, triage.hashes)
-                if replaced:
-                    self._drop_stale(settled)
-                    self._note_known(settled, {})
-            for outcome in settled:
-                self.emit(outcome)
+            self._settle_known(triage.settled, triage.hashes)
 
     def settle(self, batch: Sequence[Processed]) -> None:
-        """Decide each processed input's outcome, index the articles, then record the batch."""
+        """Decide each processed input's outcome, index the articles, then record the batch.
+        A file its worker found settled after all is recorded as the ledger settles it."""
+        self._note_file_hashes(batch)
+        expected = {p.raw.key: self.settled_if.pop(p.raw.key, None) for p in batch}
+        known = [e for p in batch if p.same_bytes and (e := expected[p.raw.key]) is not None]
+        if known:
+            hashes: Hashes = {e.outcome.source: (e.raw_hash, None) for e in known}
+            self._settle_known([e.outcome for e in known], hashes)
+            settled = {e.outcome.source for e in known}
+            batch = [p for p in batch if p.raw.key not in settled]
+            if not batch:
+                return
         batch, facts = self._across_documents(batch)
         holders, unchecked = self._content_holders([p.article for p in batch if p.article])
         decision = decide(batch, holders, unchecked, self.seen_content)
@@ -255,6 +252,34 @@ class Run:
         self._drop_stale(ordered)
         for outcome in ordered:
             self.emit(outcome)
+
+    def _settle_known(self, settled: Sequence[InputOutcome], hashes: Hashes) -> None:
+        """Record and emit the outcomes known without processing (``Ledger.triage``)."""
+        if settled and not self.dry_run:
+            # Unchanged inputs keep their state; a still-rejected one is recorded again,
+            # and if it held a document, it loses it now.
+            replaced = [o.source for o in settled if o.outcome is Outcome.REJECTED]
+            if self.backend is not None and replaced:
+                self._note_pending(replaced, ())
+            settled = self._record(settled, hashes)
+            if replaced:
+                self._drop_stale(settled)
+                self._note_known(settled, {})
+        for outcome in settled:
+            self.emit(outcome)
+
+    def _note_file_hashes(self, batch: Sequence[Processed]) -> None:
+        """Note the signature and bytes hash of the files workers read (``FileHashes``), so
+        that the next runs need not read them while they stay as they are. Failing costs
+        reading them again."""
+        noted = [
+            (p.raw.key, p.signature, p.raw.known_hash)
+            for p in batch
+            if p.signature is not None and p.raw.rejection is None and p.raw.known_hash
+        ]
+        if noted:
+            with warn_on_failure("file hashes not noted", fatal=LEDGER_FAILURES):
+                self.ledger.file_hashes.note(noted)
 
     def _across_documents(
         self, batch: Sequence[Processed]
@@ -367,4 +392,7 @@ class Run:
 
 
 def _raw_hash_of(p: Processed) -> str | None:
+    """The hash of the bytes read (none when they could not be read)."""
+    if p.raw.data or p.raw.unread:
+        return p.raw.raw_hash
     return p.article.raw_hash if p.article is not None else None

@@ -1,13 +1,15 @@
 """Extract and enrich in worker processes, so that every core parses and tags.
 
 Each worker loads the spaCy pipeline once; work goes out in small batches with a bounded
-number in flight, so memory stays flat however many inputs a run has.
+number in flight, so memory stays flat however many inputs a run has. A file of one input goes
+out as its path: its worker reads it (``etl.inputs.read_in_worker``), and no bytes come back.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -15,49 +17,72 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from etl import disk_cache
 from etl.enrich import enrich, load_nlp
 from etl.errors import InputRejected
 from etl.extract import extract
+from etl.inputs import read_in_worker
 from etl.outcomes import Rejection
 from etl.record import Article, RawInput
+from etl.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class Processed:
-    """One input after extraction and enrichment: its article, or why it was rejected."""
+    """One input after extraction and enrichment: its article, or why it was rejected.
+
+    A file its worker read (``RawInput.worker_read``) also brings back the stat signature seen
+    just before the read (``FileHashes.note``), and ``same_bytes`` when its bytes are those with
+    which the ledger takes it as settled: it was then not extracted."""
 
     raw: RawInput
     article: Article | None = None
     rejection: Rejection | None = None
+    signature: str | None = None
+    same_bytes: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessOptions:
-    """What workers need to extract and enrich: the model, its batch size, the minimum length."""
+    """What workers need to extract and enrich: the model, its batch size, the minimum length,
+    and the folder of what they would otherwise build at every start (``etl.disk_cache``)."""
 
     model: str
     nlp_batch_size: int
     min_words: int
+    cache_dir: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> ProcessOptions:
+        return cls(
+            settings.spacy_model, settings.nlp_batch_size, settings.min_words, settings.cache_dir
+        )
 
 
 def process_batch(raws: Sequence[RawInput], options: ProcessOptions) -> list[Processed]:
-    """Extract then enrich a batch; an input that fails is rejected alone, never the batch."""
+    """Read the files left to this worker, then extract and enrich the batch; an input that
+    fails is rejected alone, never the batch. A file whose bytes are those the ledger has
+    settled is not extracted (``Processed.same_bytes``). No bytes go back, only their hash."""
     results: list[Processed] = []
     for raw in raws:
+        p = _read(raw)
+        results.append(p)
+        if p.same_bytes or p.rejection is not None:
+            continue
         try:
-            results.append(Processed(raw, article=extract(raw, min_words=options.min_words)))
+            p.article = extract(p.raw, min_words=options.min_words)
         except InputRejected as exc:
-            results.append(Processed(raw, rejection=exc.rejection))
+            p.rejection = exc.rejection
         except Exception as exc:  # a parser bug on one page must not stop the batch
-            results.append(Processed(raw, rejection=Rejection.of(exc, "extraction failed")))
+            p.rejection = Rejection.of(exc, "extraction failed")
     extracted = [(p, p.article) for p in results if p.article is not None]
     if extracted:
         nlp = load_nlp(options.model)
@@ -78,14 +103,39 @@ def process_batch(raws: Sequence[RawInput], options: ProcessOptions) -> list[Pro
     for p in results:
         if p.article is not None:
             p.article = replace(p.article, processed_at=stamp)
-            p.raw.data = b""  # the bytes are done with; do not ship them back
+        _keep_only_hash(p.raw)
     return results
 
 
-def _init_worker(model: str, owner: int) -> None:
+def _keep_only_hash(raw: RawInput) -> None:
+    """The bytes are done with: only their hash goes back (``RawInput.raw_hash``)."""
+    if not raw.data:
+        return
+    try:
+        raw.known_hash = raw.raw_hash
+    except Exception:  # reading or extracting it failed the same way: rejected, without a hash
+        raw.known_hash = None
+    raw.data = b""
+
+
+def _read(raw: RawInput) -> Processed:
+    """The input as extraction starts from it: a file left for this worker is read now."""
+    how = raw.worker_read
+    if how is None or raw.data:
+        return Processed(raw, rejection=raw.rejection)
+    try:
+        read, signature = read_in_worker(raw, how)
+        same = read.rejection is None and read.raw_hash == how.unchanged_hash
+    except Exception as exc:  # read_in_worker rejects what it cannot read: the last resort
+        return Processed(raw, rejection=Rejection.of(exc, "cannot read file"))
+    return Processed(read, rejection=read.rejection, signature=signature, same_bytes=same)
+
+
+def _init_worker(options: ProcessOptions, owner: int) -> None:
     """Worker start: bind the worker's life to its parent's, then load the model."""
     die_with_parent(owner)
-    load_nlp(model)
+    disk_cache.use_directory(options.cache_dir)
+    load_nlp(options.model)
 
 
 def die_with_parent(owner: int, poll: float = 0.5) -> None:
@@ -152,6 +202,35 @@ def batched(items: Iterable[RawInput], size: int) -> Iterator[list[RawInput]]:
         yield batch
 
 
+BALANCED_ROUNDS = 2  # rounds of batches (one per worker each) held back to see the end coming
+
+
+def balanced_batches(
+    items: Iterable[RawInput], size: int, workers: int
+) -> Iterator[list[RawInput]]:
+    """Batches of ``size``, except at the end of the stream: what remains (a whole run when it
+    is small) goes in smaller batches, their sizes differing by one at most and their number
+    making the run's a multiple of ``workers``, so that the workers finish together: 26 inputs
+    for two workers go as 7, 7, 6, 6 (13 each), not as 8, 8, 8, 2 (16 and 10). The end is seen
+    by holding ``BALANCED_ROUNDS`` rounds of batches back."""
+    workers = max(1, workers)
+    held: deque[RawInput] = deque()
+    sent = 0  # batches of ``size`` already yielded
+    for item in items:
+        held.append(item)
+        if len(held) >= size * (workers * BALANCED_ROUNDS + 1):
+            yield [held.popleft() for _ in range(size)]
+            sent += 1
+    rest = list(held)
+    count = math.ceil(len(rest) / size)
+    count = min(len(rest), count + (-(sent + count)) % workers)
+    start = 0
+    for n in range(count):
+        end = start + len(rest) // count + (1 if n < len(rest) % count else 0)
+        yield rest[start:end]
+        start = end
+
+
 def process_stream(
     raws: Iterable[RawInput], options: ProcessOptions, *, workers: int, batch_size: int = 8
 ) -> Iterator[list[Processed]]:
@@ -161,10 +240,26 @@ def process_stream(
         log.info("running in a daemonic process: extraction and NER stay in this process")
         workers = 1
     if workers <= 1:
+        disk_cache.use_directory(options.cache_dir)
         for batch in batched(raws, batch_size):
             yield process_batch(batch, options)
         return
-    yield from _Pool(options, workers).run(batched(raws, batch_size))
+    pool = _Pool(options, workers)
+    yield from pool.run(balanced_batches(_on_first(raws, pool.start), batch_size, workers))
+
+
+def _on_first(items: Iterable[RawInput], call: Callable[[], object]) -> Iterator[RawInput]:
+    """``items``, with ``call`` made as the first one arrives."""
+    called = False
+    for item in items:
+        if not called:
+            called = True
+            call()
+        yield item
+
+
+def _ready() -> None:
+    """A task that only makes a worker start (``_Pool.start``)."""
 
 
 WORKER_DIED = Rejection(
@@ -191,8 +286,15 @@ class _Pool:
             self.workers,
             mp_context=self.context,
             initializer=_init_worker,
-            initargs=(self.options.model, os.getpid()),
+            initargs=(self.options, os.getpid()),
         )
+
+    def start(self) -> None:
+        """Start the workers now, so that they load the model while the first batches are
+        still being listed, read and triaged: as soon as the run knows it has work for them,
+        not when the first batch is full."""
+        for _ in range(self.workers):
+            self.pool.submit(_ready)
 
     def run(self, batches: Iterable[list[RawInput]]) -> Iterator[list[Processed]]:
         in_flight: deque[tuple[list[RawInput], Future[list[Processed]]]] = deque()

@@ -300,6 +300,17 @@ def make_id(canonical_url: str, content_hash: str) -> str:
     return sha256_hex(basis.encode("utf-8"))[:20]
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerRead:
+    """How the worker that processes a file of one input reads it, the main process having
+    read nothing of it (``etl.inputs.read_in_worker``): its bytes never go through a pipe."""
+
+    max_bytes: int  # the limit ``etl.sources.read_file`` applies
+    # The bytes hash with which the ledger takes the input as settled (unchanged, or rejected
+    # again): a worker reading such bytes hands the input back without extracting it.
+    unchanged_hash: str | None = None
+
+
 @dataclass(slots=True)
 class RawInput:
     """One input: a file, one JSON Lines record, or one fetched URL."""
@@ -313,13 +324,22 @@ class RawInput:
     rejection: Rejection | None = None  # set when the input cannot be read; it is then rejected
     not_modified: bool = False  # fetch: the server answered 304; the input is unchanged
     extra: dict[str, str] = field(default_factory=dict)
-    # A file not read because its stat signature is the one noted with this bytes hash
-    # (``etl.ledger.file_hashes``); read when it turns out to need processing.
+    # The bytes hash of an input whose bytes are not here: a file not read because its stat
+    # signature is the one noted with this hash (``etl.ledger.file_hashes``; its worker reads
+    # it if it needs processing), or an input whose worker dropped its bytes once done.
     known_hash: str | None = None
+    # A file left for its worker to read (None: its bytes are here, or it is not such a file).
+    worker_read: WorkerRead | None = None
 
     @property
     def unread(self) -> bool:
         return self.known_hash is not None and not self.data
+
+    @property
+    def hash_unknown(self) -> bool:
+        """A file neither read nor known by its hash yet: only its worker can tell whether
+        it changed."""
+        return self.worker_read is not None and not self.data and self.known_hash is None
 
     @property
     def raw_hash(self) -> str:

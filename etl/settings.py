@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from etl.settings_schema import (
     AIRFLOW,
     BOOLEAN,
+    CACHE_FOLDER,
     CORE,
     ELASTICSEARCH,
     FETCH,
@@ -62,6 +63,12 @@ def is_database_url(location: str) -> bool:
 
 def _cpu_count() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def _default_cache_dir() -> str:
+    """The XDG cache folder of the user running the job."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "article-etl")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +126,15 @@ class Settings:
     )
     min_words: int = setting(
         CORE, "ARTICLE_ETL_MIN_WORDS", INTEGER, 50, "fewer words than this: warning `short_text`"
+    )
+    cache_dir: str | None = setting(
+        CORE,
+        "ARTICLE_ETL_CACHE_DIR",
+        CACHE_FOLDER,
+        _default_cache_dir,
+        "folder for what workers would otherwise build at every start (the gazetteer's index, "
+        "the language model); `off`: build it in every worker",
+        shown_default="`$XDG_CACHE_HOME/article-etl` (`~/.cache/article-etl`)",
     )
     search_timeout: float = setting(
         CORE,

@@ -69,6 +69,9 @@ class Kind:
 
 TEXT = Kind("text", lambda raw, name: raw)
 OPTIONAL_TEXT = Kind("text", lambda raw, name: raw or None)
+CACHE_FOLDER = Kind(
+    "folder or off", lambda raw, name: None if raw.strip().lower() in {"off", "none"} else raw
+)
 INTEGER = Kind("whole number", lambda raw, name: parse_number(raw, name, whole=True))
 NUMBER = Kind("number", parse_number)
 SECONDS = Kind("seconds", lambda raw, name: parse_number(raw, name, positive=True))

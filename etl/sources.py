@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO
 
 from etl.outcomes import Rejection
@@ -153,6 +154,16 @@ def read_file(
     )
 
 
+def rejected_from_stat(path: Path, max_bytes: int) -> bool:
+    """Whether ``read_file`` rejects this file of one input from its stat alone, reading none
+    of its bytes: it cannot be stat'ed (gone), is not a regular file, is empty or too large."""
+    try:
+        st = path.stat()
+    except OSError:
+        return True
+    return not S_ISREG(st.st_mode) or st.st_size == 0 or st.st_size > max_bytes
+
+
 def _gunzip(data: bytes, max_bytes: int) -> bytes:
     limit = min(max_bytes, len(data) * MAX_GUNZIPPED_FACTOR)
     try:
@@ -280,6 +291,12 @@ def is_container_file(path: Path) -> bool:
     return path.name.lower().endswith((".jsonl", ".ndjson"))
 
 
+def is_single_input_file(path: Path) -> bool:
+    """A file that is one input (HTML, text, Markdown, their ``.gz`` forms, any file named
+    explicitly), not one of many inputs (JSON Lines, web archives)."""
+    return not is_container_file(path) and not is_warc_file(path)
+
+
 # A file whose times are at least this much older than the moment it is read is taken to be at
 # rest: a write in the same clock tick as the read could change it again without its times
 # moving (as git's "racy" entries). Seconds.
@@ -290,7 +307,7 @@ def file_signature(path: Path, now: float | None = None) -> str | None:
     """The stat signature of a file of one input (size, modification and change times in ns,
     inode), or None: a container of many inputs, a file that cannot be stat'ed, or one that
     changed too recently to be at rest (``SETTLED_FILE_SECONDS``)."""
-    if is_container_file(path) or is_warc_file(path):
+    if not is_single_input_file(path):
         return None
     try:
         st = path.stat()
@@ -310,7 +327,7 @@ def recorded_hash(path: Path, max_bytes: int) -> str | None:
     For ``.gz`` files it is the hash of the *inflated* bytes, as ``read_file`` yields them: hashing
     the file as stored would never match what was recorded, so every compressed file would look
     changed on every run."""
-    if is_container_file(path) or is_warc_file(path):
+    if not is_single_input_file(path):
         return None
     raws = list(read_file(path, max_bytes))
     if len(raws) != 1 or raws[0].rejection is not None:

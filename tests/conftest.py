@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import etl.web.connections as connections
+from etl import disk_cache
 from etl.backends.elasticsearch import admin as es_admin
 from etl.backends.elasticsearch.backend import ElasticsearchBackend
 from etl.ledger import Ledger
@@ -39,13 +40,27 @@ SEED_PEOPLE = frozenset(
 SEED_PLACES = frozenset({"Donbas", "Ukraine", "Russia", "Moscow", "New Delhi"})
 
 
+@pytest.fixture(scope="session")
+def session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The disk cache of the test session (``etl.disk_cache``): built by the first test that
+    needs it, never the user's own."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, session_cache_dir: Path
+) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("ARTICLE_ETL_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("ARTICLE_ETL_INDEX", str(tmp_path / "index.db"))
     monkeypatch.setenv("ARTICLE_ETL_WORKERS", "1")
+    monkeypatch.setenv("ARTICLE_ETL_CACHE_DIR", str(session_cache_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache_dir))  # Settings()' default
+    disk_cache.use_directory(None)  # what a test's run set does not reach the next test
+    yield
+    disk_cache.use_directory(None)
 
 
 @pytest.fixture

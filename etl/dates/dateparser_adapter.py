@@ -4,10 +4,12 @@ its answers cached per (phrase, publication date)."""
 from __future__ import annotations
 
 import re
+import sys
 from datetime import date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
+from etl import disk_cache
 from etl.dates.timex import (
     NOTE_UNPARSABLE,
     day_mention,
@@ -31,6 +33,21 @@ _QUANTITY = LazyPattern(
     re.I,
 )
 _DP_PERIODS = {"day": "day", "time": "day", "week": "week", "month": "month", "year": "year"}
+
+
+def _answers_key() -> str:
+    """What dateparser's answers, as kept, depend on: this module, the mention shapes, and
+    dateparser's version."""
+    from etl import record
+    from etl.dates import timex
+
+    return disk_cache.fingerprint([sys.modules[__name__], timex, record], ["dateparser"])
+
+
+# dateparser's answers kept across processes (``etl.disk_cache``): a worker that meets only
+# phrases asked before never loads dateparser.
+_MENTIONS = disk_cache.Memo("dateparser-mentions", _answers_key)
+_STRICT_DAYS = disk_cache.Memo("dateparser-strict-days", _answers_key)
 
 
 @lru_cache(maxsize=64)
@@ -66,7 +83,7 @@ def dateparser_fallback(text: str, ref: date | None) -> DateMention | None:
         return None
     if _QUANTITY.search(text):
         return None  # "20 million": a number the model took for a date
-    return ask_dateparser(text, ref)
+    return _MENTIONS.remembered(f"{text}\0{ref}", partial(ask_dateparser, text, ref))
 
 
 def ask_dateparser(text: str, ref: date | None) -> DateMention | None:
@@ -104,6 +121,10 @@ def ask_dateparser(text: str, ref: date | None) -> DateMention | None:
 def strict_day(text: str) -> date | None:
     """The day a written date names, by dateparser in strict mode (day, month and year all
     written), in ``DATEPARSER_LANGUAGES``; None when it names no full date. Cached."""
+    return _STRICT_DAYS.remembered(text, partial(_ask_strict_day, text))
+
+
+def _ask_strict_day(text: str) -> date | None:
     try:
         import dateparser  # type: ignore[import-untyped,unused-ignore]
     except ImportError as exc:  # never silently "no date"

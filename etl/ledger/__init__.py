@@ -6,13 +6,22 @@
 
 from etl.ledger.core import Ledger
 from etl.ledger.db import LEDGER_FAILURES, open_database
-from etl.ledger.state import DONE, PendingDoc, SourceState, Triage, now_iso, settled_outcome
+from etl.ledger.state import (
+    DONE,
+    PendingDoc,
+    SettledIf,
+    SourceState,
+    Triage,
+    now_iso,
+    settled_outcome,
+)
 
 __all__ = [
     "DONE",
     "LEDGER_FAILURES",
     "Ledger",
     "PendingDoc",
+    "SettledIf",
     "SourceState",
     "Triage",
     "now_iso",

@@ -30,10 +30,12 @@ from etl.ledger.known import KnownFacts
 from etl.ledger.state import (
     DONE,
     PendingDoc,
+    SettledIf,
     SourceState,
     Triage,
     chunks,
     now_iso,
+    settled_if_read,
     settled_outcome,
 )
 from etl.outcomes import InputOutcome, Outcome, Rejection
@@ -198,7 +200,9 @@ class Ledger:
     ) -> Triage:
         """Sort a window of inputs with one lookup: those to process, and those whose outcome
         is known without processing (``settled_outcome``). When the lookup fails, each input is
-        looked up alone, so that only the inputs that cannot be looked up are rejected.
+        looked up alone, so that only the inputs that cannot be looked up are rejected. A file
+        left for its worker to read is to process, with the outcome it gets if its bytes are
+        those recorded (``Triage.settled_if``).
 
         ``claim_for``: a run id; the window is claimed for it first (``claim``, one statement)
         and the inputs another running run holds are left out (``Triage.elsewhere``)."""
@@ -220,17 +224,22 @@ class Ledger:
         for raw in raws:
             state = states.get(raw.key)
             settled: InputOutcome | None
+            expected: SettledIf | None = None
             try:
                 if raw.key in failed:
                     settled = InputOutcome.rejected(raw.key, failed[raw.key])
                 else:
                     settled = settled_outcome(raw, state, reprocess=reprocess)
+                    if settled is None:
+                        expected = settled_if_read(raw, state, reprocess=reprocess)
             except LEDGER_FAILURES:
                 raise
             except Exception as exc:
                 settled = InputOutcome.rejected(raw.key, Rejection.of(exc, "cannot be checked"))
             if settled is None:
                 triage.to_process.append(raw)
+                if expected is not None:
+                    triage.settled_if[raw.key] = expected
             else:
                 triage.settled.append(settled)
                 triage.hashes[raw.key] = (state.raw_hash if state is not None else None, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -42,26 +42,29 @@ class SourceState:
     unfinished: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class SettledIf:
+    """The outcome of an input whose bytes are not read yet, should they hash to ``raw_hash``
+    (``settled_outcome`` on those bytes), and the hash to record it with."""
+
+    raw_hash: str
+    outcome: InputOutcome
+
+
 @dataclass(slots=True)
 class Triage:
     """A window of inputs sorted by the ledger: those to process, those settled without
     processing (with the bytes hash to record them with), and those another running run has
-    claimed (``elsewhere``: that run records them, this one leaves them alone)."""
+    claimed (``elsewhere``: that run records them, this one leaves them alone).
+
+    ``settled_if``: of the inputs to process that are files left for their worker to read
+    (``RawInput.worker_read``), those the worker may find settled after all, by source."""
 
     to_process: list[RawInput] = field(default_factory=list)
     settled: list[InputOutcome] = field(default_factory=list)
     hashes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     elsewhere: list[str] = field(default_factory=list)
-
-    def merged(self, other: Triage, *, without: Sequence[RawInput]) -> Triage:
-        """This triage with ``without`` taken out of ``to_process`` and ``other`` added."""
-        dropped = {id(raw) for raw in without}
-        return Triage(
-            to_process=[r for r in self.to_process if id(r) not in dropped] + other.to_process,
-            settled=self.settled + other.settled,
-            hashes={**self.hashes, **other.hashes},
-            elsewhere=self.elsewhere + other.elsewhere,
-        )
+    settled_if: dict[str, SettledIf] = field(default_factory=dict)
 
 
 def settled_outcome(
@@ -72,7 +75,7 @@ def settled_outcome(
     that this pipeline version rejected (``rejected`` again, same reason). None: process it."""
     if raw.rejection:
         return InputOutcome.rejected(raw.key, raw.rejection)
-    if reprocess or state is None or state.unfinished:
+    if reprocess or state is None or state.unfinished or raw.hash_unknown:
         return None
     same_bytes = raw.not_modified or state.raw_hash == raw.raw_hash
     if not same_bytes:
@@ -82,6 +85,19 @@ def settled_outcome(
     if state.outcome == Outcome.REJECTED.value and state.pipeline == PIPELINE_VERSION:
         return InputOutcome.rejected(raw.key, state.reason)
     return None
+
+
+def settled_if_read(
+    raw: RawInput, state: SourceState | None, *, reprocess: bool
+) -> SettledIf | None:
+    """For a file left for its worker to read: the outcome ``settled_outcome`` gives it if its
+    bytes turn out to be those the ledger holds, or None when it is processed whatever they
+    are."""
+    if raw.worker_read is None or raw.data or state is None or not state.raw_hash:
+        return None
+    as_recorded = replace(raw, known_hash=state.raw_hash)
+    outcome = settled_outcome(as_recorded, state, reprocess=reprocess)
+    return None if outcome is None else SettledIf(state.raw_hash, outcome)
 
 
 @dataclass(frozen=True, slots=True)
