@@ -8,12 +8,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from etl.backends.base import IndexSetupError, SearchRequest, SearchResult
 from etl.backends.sqlite.backend import SqliteBackend
 from etl.backends.sqlite.search import to_fts_query
+from etl.backends.sqlite.storage import DocumentStore
 from etl.cli.app import app
 from etl.record import Article, Entity
 from etl.schema import Field, load_schema
@@ -240,6 +242,39 @@ def test_a_reader_sees_a_deletion_by_another_process(tmp_path: Path) -> None:
     assert index.search(SearchRequest()).total == index.count() == 1
 
 
+def test_writers_on_one_file_share_its_facet_values(tmp_path: Path) -> None:
+    path = tmp_path / "index.db"
+    first, second = SqliteBackend(path), SqliteBackend(path)
+    first.upsert([news("a", "tram", people=["Ana Ribeiro"])])
+    second.upsert([news("b", "tram", people=["Ana Ribeiro", "Rui Costa"])])
+    first.upsert([news("c", "tram", people=["Rui Costa"])])
+    result = SqliteBackend(path).search(SearchRequest(facets=["person"]))
+    assert facet(result, "person") == [("Ana Ribeiro", 2), ("Rui Costa", 2)]
+    rows = first.connection.execute("SELECT value FROM article_values WHERE field = 'person'")
+    assert sorted(r[0] for r in rows) == ["Ana Ribeiro", "Rui Costa"]
+
+
+def test_a_failed_write_leaves_no_facet_value_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = SqliteBackend(tmp_path / "index.db")
+    index.upsert([news("a", "tram", people=["Ana Ribeiro"])])
+    insert = DocumentStore._insert
+
+    def failing(store: DocumentStore, doc: dict[str, Any]) -> None:
+        insert(store, doc)
+        if doc["id"] == "boom":
+            raise OSError("disk full")
+
+    monkeypatch.setattr(DocumentStore, "_insert", failing)
+    with pytest.raises(OSError):
+        index.upsert([news("b", "tram", people=["Rui Costa"]), news("boom", "tram")])
+    monkeypatch.undo()
+    index.upsert([news("c", "tram", people=["Rui Costa", "Ana Ribeiro"])])
+    result = index.search(SearchRequest(facets=["person"]))
+    assert (result.total, facet(result, "person")) == (2, [("Ana Ribeiro", 2), ("Rui Costa", 1)])
+
+
 def test_a_reader_far_behind_reloads_after_old_tombstones_are_pruned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -257,22 +292,51 @@ def test_a_reader_far_behind_reloads_after_old_tombstones_are_pruned(
 
 
 @pytest.mark.parametrize("lookup_max", [0, 10_000])
-def test_without_a_query_filtered_hits_come_newest_first(
+def test_without_a_query_hits_come_newest_first_then_by_id_and_undated_last(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lookup_max: int
 ) -> None:
-    monkeypatch.setattr("etl.backends.sqlite.search.NEWEST_LOOKUP_MAX", lookup_max)
+    monkeypatch.setattr("etl.backends.sqlite.search.UNDATED_LOOKUP_MAX", lookup_max)
     index = SqliteBackend(tmp_path / "index.db")
-    days = ["2025-02-01", "2024-01-05", None, "2025-02-01", "2026-07-01", "2023-01-01"]
+    published = {
+        "d0": "2025-02-01T08:00:00+00:00",
+        "d1": "2024-01-05",
+        "d2": None,
+        "d3": "2025-02-01T17:30:00+00:00",  # the same day as d0, later
+        "d4": "2026-07-01",  # not Ana's
+        "d5": "2023-01-01",
+        "d6": None,
+        "b7": "2025-02-01T08:00:00+00:00",  # the same time as d0: by id
+        "a8": None,
+        "d9": "2025-02",  # a month: after that month's days, as the dates compare
+    }
     index.upsert(
         [
-            news(f"d{i}", "words", published=day, people=["Ana Ribeiro"] if i != 4 else [])
-            for i, day in enumerate(days)
+            news(doc_id, "words", published=day, people=["Ana Ribeiro"] if doc_id != "d4" else [])
+            for doc_id, day in published.items()
         ]
     )
-    request = SearchRequest(filters={"person": ["Ana Ribeiro"]}, size=2)
-    pages = [index.search(replace(request, offset=offset)) for offset in (0, 2, 4)]
-    assert [h.id for p in pages for h in p.hits] == ["d0", "d3", "d1", "d5", "d2"]
-    assert {p.total for p in pages} == {5}
+    anas = ["d3", "b7", "d0", "d9", "d1", "d5", "a8", "d2", "d6"]
+    for filters, expected in (({"person": ["Ana Ribeiro"]}, anas), ({}, ["d4", *anas])):
+        request = SearchRequest(filters=filters, size=2)
+        pages = [index.search(replace(request, offset=offset)) for offset in range(0, 10, 2)]
+        assert [h.id for p in pages for h in p.hits] == expected
+        assert {p.total for p in pages} == {len(expected)}
+        assert [h.id for h in index.search(replace(request, size=10)).hits] == expected
+
+
+def test_an_index_made_by_an_earlier_version_loses_its_date_order_index_at_the_first_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "index.db"
+    SqliteBackend(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE INDEX articles_newest ON articles(published DESC, id)")
+    conn.commit()
+    index = SqliteBackend(path)
+    index.upsert([news("a", "words", published="2025-01-01"), news("b", "words")])
+    names = [r[0] for r in index.connection.execute("SELECT name FROM sqlite_master")]
+    assert "articles_newest" not in names
+    assert [h.id for h in index.search(SearchRequest()).hits] == ["b", "a"]
 
 
 def test_an_index_made_with_other_text_fields_is_refused_with_what_to_do(tmp_path: Path) -> None:

@@ -101,7 +101,6 @@ class Postings:
         # value id (article_values.n) -> index of its field in _field_list (-1: none), local id
         self._value_field: npt.NDArray[np.int16] = np.full(1, -1, dtype=np.int16)
         self._value_local: Ints = np.zeros(1, dtype=np.int64)
-        self.newest: Ints | None = None  # n in newest-first order, computed when asked
 
     @property
     def size(self) -> int:
@@ -163,7 +162,6 @@ class Postings:
         for postings in self._field_list:
             postings.settle()
         self.state = state
-        self.newest = None
         return True
 
     def _add_pairs(self, docs: Ints, values: Ints) -> None:

@@ -37,9 +37,9 @@ SNIPPET_TOKENS = 24
 RANK_SCALE = 1e15  # BM25 ranks are read as integers of this many units per 1.0
 MAX_PAGE = 10_000  # hits per page and offset + size, as Elasticsearch's max_result_window
 SNIPPET_FIELD = "text"  # the text field snippets come from (as Elasticsearch's highlight)
-# Filtered sets up to this size are ordered newest first by SQLite; larger ones by an array of
-# every document in that order, kept until the index changes.
-NEWEST_LOOKUP_MAX = 2_000
+# Undated documents come last, by id: up to this many are looked up and sorted, more are
+# found walking the id index in order.
+UNDATED_LOOKUP_MAX = 2_000
 
 
 def _lead(text: str, words: int = SNIPPET_TOKENS) -> str:
@@ -102,7 +102,7 @@ class FtsSearch:
         if ranked is not None and want > request.offset:
             page = self._best(ranked, mask, want)
         elif want > request.offset:
-            page = [(n, 0.0) for n in self._newest(mask, total, want, postings)]
+            page = [(n, 0.0) for n in self._newest(mask, want, postings)]
         hits = self._hits(page[request.offset :], match)
         facets = {
             name: facet_counts(postings, name, mask, request.facet_size) for name in request.facets
@@ -257,27 +257,48 @@ class FtsSearch:
         for n, published, doc_id in rows:
             yield int(n), (published or "", doc_id)
 
-    def _newest(self, mask: Mask, total: int, want: int, postings: Postings) -> list[int]:
-        """The first ``want`` documents under ``mask``, newest first (ties by id)."""
-        if total == int(np.count_nonzero(postings.alive)):
-            rows = self._conn.execute(
-                "SELECT n FROM articles ORDER BY published DESC, id LIMIT ?", (want,)
-            ).fetchall()
-            return [int(r[0]) for r in rows]
-        if total <= NEWEST_LOOKUP_MAX:
-            rows = self._conn.execute(
-                "SELECT n FROM articles WHERE n IN (SELECT value FROM json_each(?)) "
-                "ORDER BY published DESC, id LIMIT ?",
-                (json.dumps(np.flatnonzero(mask).tolist()), want),
-            ).fetchall()
-            return [int(r[0]) for r in rows]
-        if postings.newest is None:
-            row = self._conn.execute(
-                "SELECT group_concat(n) FROM (SELECT n FROM articles ORDER BY published DESC, id)"
-            ).fetchone()
-            postings.newest = parse_ints(row[0])
-        newest = postings.newest
-        return [int(n) for n in newest[mask[newest]][:want]]
+    def _newest(self, mask: Mask, want: int, postings: Postings) -> list[int]:
+        """The first ``want`` documents under ``mask``, newest first (ties by id), undated
+        last by id: ``ORDER BY published DESC, id`` without an index on it (storage.py says
+        why). The postings know each document's day: only the rows of the newest days under
+        ``mask`` that hold ``want`` documents are read, for the exact order within them."""
+        page: list[int] = []
+        dated = np.zeros(postings.size, dtype=np.bool_)
+        dates = postings.fields.get(PUBLISHED)
+        if dates is not None and dates.values:
+            labels, codes = dates.prefix_codes(DATE_VALUE_CHARS)  # the days, in order
+            per_day = np.bincount(codes, weights=dates.counts(mask), minlength=len(labels))
+            days = int(np.searchsorted(np.cumsum(per_day[::-1]), want)) + 1
+            first_day = max(len(labels) - days, 0)
+            dated = dates.docs_with(codes >= first_day, postings.size) & mask
+            page = self._by_date(np.flatnonzero(dated))[:want]
+            if len(page) < want and first_day:  # a document with two dates counted twice
+                dated = dates.docs_with(codes >= 0, postings.size) & mask
+                page = self._by_date(np.flatnonzero(dated))[:want]
+        if len(page) < want:
+            page += self._by_id(mask & ~dated, want - len(page))
+        return page
+
+    def _by_date(self, ns: Ints) -> list[int]:
+        """Documents newest first, ties by id."""
+        keys = sorted(self._sort_keys(ns.tolist()), key=lambda k: k[1][1])  # id ascending
+        keys.sort(key=lambda k: k[1][0], reverse=True)  # then newest first (a stable sort)
+        return [n for n, _ in keys]
+
+    def _by_id(self, undated: Mask, want: int) -> list[int]:
+        """The first ``want`` documents of ``undated`` by id."""
+        ns = np.flatnonzero(undated)
+        if len(ns) <= UNDATED_LOOKUP_MAX:
+            by_id = sorted((key[1], n) for n, key in self._sort_keys(ns.tolist()))
+            return [n for _, n in by_id[:want]]
+        out: list[int] = []
+        cursor = self._conn.execute("SELECT n FROM articles ORDER BY id")  # the id index
+        try:
+            while len(out) < want and (rows := cursor.fetchmany(1000)):
+                out.extend(n for (n,) in rows if n < len(undated) and undated[n])
+        finally:
+            cursor.close()
+        return out[:want]
 
     def _hits(self, page: list[tuple[int, float]], match: str) -> list[Hit]:
         if not page:

@@ -29,6 +29,11 @@ TOMBSTONES_PRUNE_EVERY = 1_000  # tombstones between two prunings
 OWN_TABLE_PREFIXES = ("articles", "article_", "ledger_", "fetch_cache", "sqlite_")
 # Columns of ``articles`` besides the text fields (a text field may not be called so).
 FIXED_COLUMNS = ("n", "id", "published", "doc")
+# Indexes earlier versions made and this one neither reads nor maintains: dropped at the first
+# write. ``articles(published DESC, id)`` got a random leaf per document (documents do not
+# arrive in date order): a page written to the file per document once it had more leaves than
+# documents came between two checkpoints. The newest-first order now comes from the postings.
+RETIRED_INDEXES = ("articles_newest",)
 
 
 def check_index_file(path: str | Path) -> None:
@@ -95,7 +100,11 @@ class DocumentStore:
         self.schema = schema
         self.text_fields = text_columns(schema)
         self._facets = schema.facets
-        self._value_ids: dict[tuple[str, str], int] = {}  # write side: dictionary cache
+        # The write side's copy of the value dictionary: field -> value -> id, as far as
+        # ``article_values.n`` = ``_values_read`` (``_read_values``).
+        self._value_ids: dict[str, dict[str, int]] = {}
+        self._values_read = 0
+        self._retired = False  # RETIRED_INDEXES dropped (or known absent)
 
     def ensure_ready(self) -> None:
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
@@ -129,7 +138,6 @@ class DocumentStore:
                 {text_columns}
                 doc       BLOB NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS articles_newest ON articles(published DESC, id);
             CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
                 {fts_columns},
                 content = 'articles',
@@ -140,15 +148,20 @@ class DocumentStore:
             -- per document grows far less with the index (measured: flat from 0 to 40,000
             -- documents written 8 at a time, where 4 costs 30% more per document at 40,000).
             INSERT INTO articles_fts(articles_fts, rank) VALUES ('automerge', 16);
+            -- ... a little at every write (automerge), not all at once: with crisismerge at its
+            -- default (16, as automerge) a level reaching 16 segments was merged whole in one
+            -- commit, cascading (the upsert at 65,536 documents took 1.7 s, and which tenth of
+            -- a build such merges fell in swung its rate by 15%).
+            INSERT INTO articles_fts(articles_fts, rank) VALUES ('crisismerge', 64);
             CREATE TABLE IF NOT EXISTS article_facet_ids (
                 n   INTEGER PRIMARY KEY,
                 ids BLOB NOT NULL
             );
+            -- No index on (field, value): writers look values up in memory (_read_values).
             CREATE TABLE IF NOT EXISTS article_values (
                 n     INTEGER PRIMARY KEY,
                 field TEXT NOT NULL,
-                value TEXT NOT NULL,
-                UNIQUE (field, value)
+                value TEXT NOT NULL
             );
             CREATE TABLE IF NOT EXISTS article_tombstones (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -162,6 +175,7 @@ class DocumentStore:
     def upsert(self, articles: Sequence[Article]) -> list[IndexResult]:
         results: list[IndexResult] = []
         with self._write():
+            self._read_values()
             for article in articles:
                 doc = article.to_document()
                 problem = self._check(doc)
@@ -182,12 +196,18 @@ class DocumentStore:
     def _write(self) -> Iterator[None]:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
+            if not self._retired:
+                for name in RETIRED_INDEXES:
+                    self._conn.execute(f"DROP INDEX IF EXISTS {_q(name)}")
+                self._retired = True
             yield
             self._prune_tombstones()
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             self._value_ids.clear()  # ids created in the rolled-back transaction are gone
+            self._values_read = 0
+            self._retired = False
             raise
 
     def _check(self, doc: dict[str, Any]) -> str:
@@ -232,20 +252,36 @@ class DocumentStore:
             (cursor.lastrowid, *texts),
         )
 
+    def _read_values(self) -> None:
+        """Bring the in-memory value dictionary up to date (inside the write transaction):
+        the entries any process added since the last read, all of them the first time.
+
+        ``article_values`` is append-only, so this is a range of its rowids, and it needs no
+        index on (field, value): with one, each new value (a new story's ``story_cluster``,
+        nearly one a document) went into a random leaf of that index, a page written to the
+        file per document once it had more leaves than documents came between two
+        checkpoints (indexing slowed as the index grew)."""
+        for n, name, value in self._conn.execute(
+            "SELECT n, field, value FROM article_values WHERE n > ? ORDER BY n",
+            (self._values_read,),
+        ):
+            self._value_ids.setdefault(name, {})[value] = int(n)
+            self._values_read = int(n)
+
     def _value_id(self, name: str, value: str) -> int:
-        key = (name, value)
-        known = self._value_ids.get(key)
-        if known is not None:
-            return known
-        row = self._conn.execute(
-            "SELECT n FROM article_values WHERE field = ? AND value = ?", key
-        ).fetchone()
-        if row is None:
-            row = self._conn.execute(
-                "INSERT INTO article_values(field, value) VALUES (?, ?) RETURNING n", key
-            ).fetchone()
-        self._value_ids[key] = int(row[0])
-        return int(row[0])
+        # No statement in a write may open a statement savepoint (``INSERT ... RETURNING``
+        # into a table with a UNIQUE constraint did): FTS5 writes out the terms it holds at
+        # every savepoint, so each document became a full-text segment of its own, not each
+        # upsert: eight times the segments to merge.
+        values = self._value_ids.setdefault(name, {})
+        known = values.get(value)
+        if known is None:
+            cursor = self._conn.execute(
+                "INSERT INTO article_values(field, value) VALUES (?, ?)", (name, value)
+            )
+            known = values[value] = int(cursor.lastrowid or 0)
+            self._values_read = max(self._values_read, known)
+        return known
 
     def _delete_one(self, doc_id: str) -> None:
         columns = ", ".join(_q(f) for f in self.text_fields)
