@@ -42,10 +42,6 @@ def use_directory(folder: str | os.PathLike[str] | None) -> None:
     _directory = Path(folder) if folder else None
 
 
-def directory() -> Path | None:
-    return _directory
-
-
 def fingerprint(modules: Iterable[ModuleType] = (), packages: Iterable[str] = ()) -> str:
     """A short hash of the modules' source files, the packages' versions and Python's version:
     what an entry built by those modules from those packages' data depends on."""
