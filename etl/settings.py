@@ -136,6 +136,15 @@ class Settings:
         "the language model); `off`: build it in every worker",
         shown_default="`$XDG_CACHE_HOME/article-etl` (`~/.cache/article-etl`)",
     )
+    worker_service: str | None = setting(
+        CORE,
+        "ARTICLE_ETL_WORKER_SERVICE",
+        OPTIONAL_TEXT,
+        None,
+        "socket of a running `article-etl workers`: runs use its workers, which have loaded the "
+        "model already, instead of starting their own (and start their own when it does not "
+        "answer)",
+    )
     search_timeout: float = setting(
         CORE,
         "ARTICLE_ETL_SEARCH_TIMEOUT",

@@ -344,7 +344,7 @@ def test_an_input_that_kills_its_worker_is_rejected_alone(
         return real(raw, **kwargs)
 
     # Forked workers inherit the patched function (a fork server would import afresh).
-    monkeypatch.setattr(etl.process, "_threads_running", lambda: False)
+    monkeypatch.setattr(etl.process, "_start_method", lambda: "fork")
     monkeypatch.setattr(etl.process, "extract", extract)
     for i in range(6):
         (folder / f"more{i}.txt").write_text(story(f"Village{i}x"), encoding="utf-8")

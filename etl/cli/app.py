@@ -1,5 +1,6 @@
-"""The ``article-etl`` command: ingest, search, show, extract, export, status, stats (and ``es``,
-``kibana``). Exit codes: 0 ok, 1 the work failed (index unreachable...), 2 bad usage or input.
+"""The ``article-etl`` command: ingest, search, show, extract, export, status, stats, workers
+(and ``es``, ``kibana``). Exit codes: 0 ok, 1 the work failed (index unreachable...), 2 bad
+usage or input.
 
 Every error is one line on stderr (``error: ...``) and an exit code, never a traceback, and
 never a password: URLs in messages lose their ``user:password@``. The commands live in the
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from etl.cli import export, ingest, search, status
+from etl.cli import export, ingest, search, status, workers
 from etl.cli.help import PlainHelpCommand, PlainHelpGroup
 from etl.cli.output import console, error_line
 from etl.settings import debug_requested
@@ -117,6 +118,7 @@ def _add_commands() -> None:
         export.export,
         status.status,
         status.stats,
+        workers.workers,
     ):
         app.command(cls=PlainHelpCommand)(command)
 
