@@ -234,6 +234,7 @@ class WorkerService:
         options: ProcessOptions,
         workers: int,
         report: Callable[[str], None] = lambda line: None,
+        start_method: str = "forkserver",
     ) -> None:
         self.address = address
         self.options = options
@@ -241,8 +242,9 @@ class WorkerService:
         self.report = report
         self._listener: Listener | None = None
         # The pool may be made anew (a worker died) while a run is served from a thread: a
-        # fork server starts its workers, never a fork of this threaded process.
-        self._pool = _Pool(options, workers, start_method="forkserver")
+        # fork server starts its workers, never a fork of this threaded process (tests fork,
+        # so that the workers share a patched function).
+        self._pool = _Pool(options, workers, start_method)
         self._key = b""
         self._key_written = False
 
@@ -258,6 +260,8 @@ class WorkerService:
         old_umask = os.umask(0o177)  # the socket is created 0600: this user's only
         try:
             self._listener = Listener(os.fspath(self.address), family="AF_UNIX")
+        except OSError as exc:  # a path too long for a socket, a read-only folder...
+            raise SetupError(f"cannot listen on {self.address}: {exc.strerror or exc}") from None
         finally:
             os.umask(old_umask)
 
@@ -300,13 +304,19 @@ class WorkerService:
 
     def serve_forever(self) -> None:
         """Serve runs until interrupted (SIGINT; the command maps SIGTERM to it)."""
-        assert self._listener is not None, "listen() first"
+        listener = self._listener
+        assert listener is not None, "listen() first"
         while True:
             try:
-                conn = self._listener.accept()
-            except OSError as exc:  # one failed connection must not stop the service
-                log.warning("worker service: a connection failed: %s", exc)
+                conn = listener.accept()
+            except OSError as exc:
+                if self._listener is None:  # closed: the service is stopping
+                    return
+                log.warning("worker service: a connection failed: %s", exc)  # it goes on
                 continue
+            if self._listener is None:  # woken by close()
+                conn.close()
+                return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: Connection) -> None:
@@ -350,9 +360,12 @@ class WorkerService:
             conn.send(message)
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()  # removes the socket file
-            self._listener = None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # Closing a socket does not wake a thread blocked in accept(): a connection does.
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
+                wake.connect(os.fspath(self.address))
+            listener.close()  # removes the socket file
         if self._key_written:
             key_path(self.address).unlink(missing_ok=True)
         self._pool.close()

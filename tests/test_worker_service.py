@@ -28,7 +28,14 @@ import pytest
 from etl.pipeline import ingest
 from etl.process import ProcessOptions
 from etl.settings import Settings
-from etl.worker_service import HandshakeError, Hello, _answer, code_version, refusal
+from etl.worker_service import (
+    HandshakeError,
+    Hello,
+    WorkerService,
+    _answer,
+    code_version,
+    refusal,
+)
 from tests.test_pipeline import stored
 from tests.test_reliability import by_name, story
 
@@ -44,11 +51,12 @@ class Service:
     events: queue.Queue[dict[str, object]] = field(default_factory=queue.Queue)
     worker_pids: list[int] = field(default_factory=list)
 
-    def next_event(self, kind: str, timeout: float = 60.0) -> dict[str, object]:
+    def next_event(self, kind: str, starting: str = "", timeout: float = 60.0) -> dict[str, object]:
+        """The next event of this kind whose message starts so (earlier ones are dropped)."""
         deadline = time.monotonic() + timeout
         while True:
             event = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
-            if event.get("event") == kind:
+            if event.get("event") == kind and str(event.get("message")).startswith(starting):
                 return event
 
     def stop(self) -> int:
@@ -105,7 +113,7 @@ def test_runs_on_the_service_store_what_a_run_on_its_own_workers_stores(
     with caplog.at_level(logging.INFO, logger="etl.worker_service"):
         report = ingest([str(stories)], warm)
     assert "extraction and NER run on the worker service" in caplog.text
-    assert service.next_event("run")["message"].startswith("served a run: 5 inputs")  # type: ignore[union-attr]
+    service.next_event("run", "served a run: 5 inputs")
     assert by_name(report) == by_name(own_report)
     assert set(by_name(report).values()) == {("indexed", "")}
     assert stored(warm) == stored(own)
@@ -116,12 +124,12 @@ def test_the_workers_stay_warm_from_one_run_to_the_next(
 ) -> None:
     warm = on_service(service, tmp_path / "warm.db")
     assert ingest([str(stories)], warm).counts["indexed"] == 5
-    service.next_event("run")
+    service.next_event("run", "served a run: ")
     (stories / "faro.txt").write_text(story("Faro") + "\nThe works start in May.", "utf-8")
     report = ingest([str(stories)], warm)
     assert report.counts == {"indexed": 1, "unchanged": 4, "duplicate": 0, "rejected": 0}
     # (It may be sent the other four too: files written within 2 s of a run are read again.)
-    assert service.next_event("run")["message"].startswith("served a run: ")  # type: ignore[union-attr]
+    service.next_event("run", "served a run: ")
     # The same worker processes served both runs: no model was loaded for the second.
     children = {p.pid for p in psutil.Process(service.process.pid).children(recursive=True)}
     assert set(service.worker_pids) <= children
@@ -162,8 +170,8 @@ def test_runs_at_the_same_time_share_the_service(
     for folder, report in zip(folders, reports, strict=True):
         assert {Path(o.source).parent for o in report.outcomes} == {folder}
         assert report.counts["indexed"] == 4
-    served = [service.next_event("run")["message"] for _ in folders]
-    assert all(str(m).startswith("served a run: 4 inputs") for m in served)
+    for _ in folders:
+        service.next_event("run", "served a run: 4 inputs")
 
 
 def test_the_service_refuses_a_client_without_its_key(service: Service) -> None:
@@ -173,7 +181,7 @@ def test_the_service_refuses_a_client_without_its_key(service: Service) -> None:
     with pytest.raises((HandshakeError, EOFError, OSError)):
         _answer(conn, b"not the key")
     conn.close()
-    event = service.next_event("run")
+    event = service.next_event("run", "refused a connection")
     assert event["message"] == "refused a connection: a client without the key"
     assert oct(service.socket.stat().st_mode & 0o777) == "0o600"
     assert oct(Path(f"{service.socket}.key").stat().st_mode & 0o777) == "0o600"
@@ -243,3 +251,44 @@ def test_a_service_killed_in_the_middle_of_a_run_loses_no_input(
     again = start_service(sock, session_cache_dir, workers=1)
     assert again.stop() == 0
     assert not sock.exists() and not Path(f"{sock}.key").exists()
+
+
+def test_an_input_that_kills_a_worker_of_the_service_is_rejected_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As with a run's own workers: the batches in flight run again one input at a time in new
+    workers, only the killer is rejected, and the service serves the next run."""
+    import etl.process
+    from etl.extract import extract as real
+
+    def extract(raw: object, **kwargs: object) -> object:
+        if str(getattr(raw, "key", "")).endswith("crash.txt"):
+            os.kill(os.getpid(), signal.SIGKILL)  # in the worker: as the OOM killer would
+        return real(raw, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(etl.process, "extract", extract)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"village{n}.txt").write_text(story(f"Village{n}x"), encoding="utf-8")
+    (folder / "crash.txt").write_text(story("Sintra"), encoding="utf-8")
+    sock = tmp_path / "workers.sock"
+    settings = Settings(index=str(tmp_path / "i.db"), workers=1, worker_service=str(sock))
+    in_process = WorkerService(sock, ProcessOptions.of(settings), 2, start_method="fork")
+    in_process.listen()
+    in_process.warm_up()
+    serving = threading.Thread(target=in_process.serve_forever, daemon=True)
+    serving.start()
+    try:
+        got = by_name(ingest([str(folder)], settings))
+        assert got.pop("crash.txt") == ("rejected", etl.process.WORKER_DIED)
+        assert set(got.values()) == {("indexed", "")}
+        assert len(got) == 6
+        (folder / "crash.txt").unlink()
+        (folder / "village0.txt").write_text(story("Village0x") + "\nIt opens in May.", "utf-8")
+        again = ingest([str(folder)], settings)
+        assert by_name(again)["village0.txt"] == ("indexed", "")
+    finally:
+        in_process.close()
+    serving.join(timeout=10)
+    assert not serving.is_alive()

@@ -346,3 +346,21 @@ def test_an_index_made_with_other_text_fields_is_refused_with_what_to_do(tmp_pat
     more = {**schema.fields, "subtitle": Field("subtitle", "text", search_weight=2.0)}
     with pytest.raises(IndexSetupError, match=r"subtitle.*--reprocess"):
         SqliteBackend(path, replace(schema, fields=more))
+
+
+def test_runs_that_create_the_same_new_index_at_once_all_open_it(tmp_path: Path) -> None:
+    """The mapped tasks of a first DAG run open a new index file together: none may take the
+    one being created for an index of another version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_it(path: Path) -> int:
+        backend = SqliteBackend(path)
+        try:
+            return backend.count()
+        finally:
+            backend.close()
+
+    for attempt in range(30):
+        path = tmp_path / f"new{attempt}.db"
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(open_it, [path] * 4)) == [0, 0, 0, 0]

@@ -107,9 +107,11 @@ class DocumentStore:
         self._retired = False  # RETIRED_INDEXES dropped (or known absent)
 
     def ensure_ready(self) -> None:
-        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-        has_tables = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'articles_fts'"
+        # One statement, so one snapshot: read apart, another process creating the index
+        # between the two reads would show its tables without their format.
+        version, has_tables = self._conn.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version), "
+            "EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'articles_fts')"
         ).fetchone()
         if has_tables and version != INDEX_FORMAT:
             raise IndexSetupError(
