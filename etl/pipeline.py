@@ -194,9 +194,15 @@ class Run:
         """Skip settled inputs, process the rest in worker processes, index and record."""
         options = ProcessOptions.of(settings)
         to_process = self.skip_settled(raws, reprocess=reprocess, window=window)
-        for batch in process_stream(
-            to_process, options, workers=settings.workers, service=settings.worker_service
-        ):
+        if settings.worker_service:
+            from etl.worker_service import process_on_service  # runs without it never load it
+
+            batches = process_on_service(
+                settings.worker_service, to_process, options, workers=settings.workers
+            )
+        else:
+            batches = process_stream(to_process, options, workers=settings.workers)
+        for batch in batches:
             self.settle(batch)
 
     def skip_settled(

@@ -238,11 +238,9 @@ def process_stream(
     *,
     workers: int,
     batch_size: int = 8,
-    service: str | None = None,
 ) -> Iterator[list[Processed]]:
-    """Processed batches, in input order. ``workers <= 1`` runs in this process. With
-    ``service`` (the socket of ``article-etl workers``), the service's warm workers do the work;
-    if it does not answer, or stops answering, workers are started for this run.
+    """Processed batches, in input order. ``workers <= 1`` runs in this process (the warm
+    workers of ``article-etl workers``: ``etl.worker_service.process_on_service``).
 
     Nothing starts before the first input arrives: a run with nothing to do starts no process.
     Workers start as it arrives, so that they load the model while the rest is listed."""
@@ -252,13 +250,6 @@ def process_stream(
     if first is None:
         return
     inputs = itertools.chain([first], items)
-    if service:
-        from etl.worker_service import connect  # a run without a service never imports it
-
-        remote = connect(service, options, workers)
-        if remote is not None:
-            yield from remote.run(balanced_batches(inputs, batch_size, remote.workers))
-            return
     if workers > 1 and multiprocessing.current_process().daemon:
         # Daemonic processes (e.g. some executors' pool workers) may not start children.
         log.info("running in a daemonic process: extraction and NER stay in this process")
@@ -268,7 +259,7 @@ def process_stream(
         for batch in batched(inputs, batch_size):
             yield process_batch(batch, options)
         return
-    pool = _Pool(options, workers, start_method)
+    pool = WorkerPool(options, workers, start_method)
     try:
         pool.start()
         yield from pool.run(balanced_batches(inputs, batch_size, workers))
@@ -283,7 +274,7 @@ def in_flight_limit(workers: int) -> int:
 
 
 def _ready() -> None:
-    """A task that only makes a worker start (``_Pool.start``)."""
+    """A task that only makes a worker start (``WorkerPool.start``)."""
 
 
 WORKER_DIED = Rejection(
@@ -291,7 +282,7 @@ WORKER_DIED = Rejection(
 )
 
 
-class _Pool:
+class WorkerPool:
     """The worker processes, and what happens when one dies.
 
     A worker that dies (a parser crash, the OOM killer) breaks the whole pool: every batch in

@@ -37,7 +37,14 @@ from pathlib import Path
 import etl
 from etl import disk_cache
 from etl.errors import SetupError
-from etl.process import Processed, ProcessOptions, _Pool, in_flight_limit, process_stream
+from etl.process import (
+    Processed,
+    ProcessOptions,
+    WorkerPool,
+    balanced_batches,
+    in_flight_limit,
+    process_stream,
+)
 from etl.record import RawInput
 
 log = logging.getLogger(__name__)
@@ -124,6 +131,28 @@ def _answer(conn: Connection, key: bytes) -> None:
 
 
 # --- the run's side --------------------------------------------------------------------------
+
+
+def process_on_service(
+    address: str,
+    raws: Iterable[RawInput],
+    options: ProcessOptions,
+    *,
+    workers: int,
+    batch_size: int = 8,
+) -> Iterator[list[Processed]]:
+    """``process_stream`` on the warm workers of the service at ``address``; on ``workers`` of
+    the run's own when it cannot serve the run. It is asked when the first input arrives."""
+    items = iter(raws)
+    first = next(items, None)
+    if first is None:
+        return
+    inputs = itertools.chain([first], items)
+    remote = connect(address, options, workers)
+    if remote is None:
+        yield from process_stream(inputs, options, workers=workers, batch_size=batch_size)
+    else:
+        yield from remote.run(balanced_batches(inputs, batch_size, remote.workers))
 
 
 def connect(address: str, options: ProcessOptions, local_workers: int) -> RemoteWorkers | None:
@@ -244,7 +273,7 @@ class WorkerService:
         # The pool may be made anew (a worker died) while a run is served from a thread: a
         # fork server starts its workers, never a fork of this threaded process (tests fork,
         # so that the workers share a patched function).
-        self._pool = _Pool(options, workers, start_method)
+        self._pool = WorkerPool(options, workers, start_method)
         self._key = b""
         self._key_written = False
 
