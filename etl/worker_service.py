@@ -202,6 +202,8 @@ def _why(exc: BaseException) -> str:
         return f"no {Path(exc.filename).name if exc.filename else 'socket'}: is it running?"
     if isinstance(exc, ConnectionRefusedError):
         return "nothing listens on the socket: is it running?"
+    if isinstance(exc, EOFError | ConnectionResetError | BrokenPipeError):
+        return "it closed the connection"
     if isinstance(exc, PermissionError):
         return f"permission denied: {exc.filename or 'the socket'}"
     return str(exc) or type(exc).__name__
@@ -219,24 +221,25 @@ class RemoteWorkers:
 
     def run(self, batches: Iterable[list[RawInput]]) -> Iterator[list[Processed]]:
         """The batches' results, in order; the service has at most ``in_flight_limit`` of them
-        at a time, as local workers would."""
+        at a time, as local workers would. Only a failure of the connection falls back to
+        local workers: one of ``batches`` (listing, reading) is the run's own and propagates."""
         sent: deque[list[RawInput]] = deque()
         todo = iter(batches)
         try:
             for batch in todo:
                 sent.append(batch)
-                self.conn.send(batch)
+                self._send(batch)
                 if len(sent) >= in_flight_limit(self.workers):
                     yield self._receive(sent)
-            self.conn.send(None)
+            self._send(None)
             while sent:
                 yield self._receive(sent)
-        except (OSError, EOFError) as exc:
+        except _ServiceGone as gone:
             log.warning(
                 "worker service at %s stopped answering (%s): its %d unfinished batches and the "
                 "rest of the run go to workers started for this run",
                 self.address,
-                _why(exc),
+                gone,
                 len(sent),
             )
             self.conn.close()
@@ -245,10 +248,23 @@ class RemoteWorkers:
         finally:
             self.conn.close()
 
+    def _send(self, message: list[RawInput] | None) -> None:
+        try:
+            self.conn.send(message)
+        except (OSError, EOFError) as exc:
+            raise _ServiceGone(_why(exc)) from exc
+
     def _receive(self, sent: deque[list[RawInput]]) -> list[Processed]:
-        results: list[Processed] = self.conn.recv()
+        try:
+            results: list[Processed] = self.conn.recv()
+        except (OSError, EOFError) as exc:
+            raise _ServiceGone(_why(exc)) from exc
         sent.popleft()
         return results
+
+
+class _ServiceGone(Exception):
+    """The connection to the service failed: why."""
 
 
 # --- the service's side ----------------------------------------------------------------------

@@ -27,6 +27,7 @@ import pytest
 
 from etl.pipeline import ingest
 from etl.process import ProcessOptions
+from etl.record import RawInput
 from etl.settings import Settings
 from etl.worker_service import (
     HandshakeError,
@@ -172,6 +173,30 @@ def test_runs_at_the_same_time_share_the_service(
         assert report.counts["indexed"] == 4
     for _ in folders:
         service.next_event("run", "served a run: 4 inputs")
+
+
+def test_a_failure_of_the_run_itself_is_not_taken_for_the_service_going_away(
+    service: Service, stories: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Listing or reading that fails belongs to the run: it propagates, as without a service,
+    instead of sending the run to workers of its own."""
+    from etl.sources import discover, read_inputs
+    from etl.worker_service import process_on_service
+
+    def inputs_then_a_failure() -> Iterator[RawInput]:
+        yield from read_inputs(discover([stories]), 1_000_000)
+        raise PermissionError("the inbox went away")
+
+    options = ProcessOptions.of(on_service(service, stories / "unused.db"))
+    with (
+        caplog.at_level(logging.WARNING, logger="etl.worker_service"),
+        pytest.raises(PermissionError, match="the inbox went away"),
+    ):
+        for _ in process_on_service(
+            str(service.socket), inputs_then_a_failure(), options, workers=1
+        ):
+            pass
+    assert caplog.text == ""
 
 
 def test_the_service_refuses_a_client_without_its_key(service: Service) -> None:
