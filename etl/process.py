@@ -239,17 +239,15 @@ def process_stream(
     workers: int,
     batch_size: int = 8,
 ) -> Iterator[list[Processed]]:
-    """Processed batches, in input order. ``workers <= 1`` runs in this process (the warm
-    workers of ``article-etl workers``: ``etl.worker_service.process_on_service``).
+    """Processed batches, in input order. ``workers <= 1`` runs in this process. (Warm
+    workers kept between runs: ``etl.worker_service.process_on_service``.)
 
     Nothing starts before the first input arrives: a run with nothing to do starts no process.
     Workers start as it arrives, so that they load the model while the rest is listed."""
     start_method = _start_method()  # before the inputs start any thread (fetching URLs)
-    items = iter(raws)
-    first = next(items, None)
-    if first is None:
+    inputs = once_one_arrives(raws)
+    if inputs is None:
         return
-    inputs = itertools.chain([first], items)
     if workers > 1 and multiprocessing.current_process().daemon:
         # Daemonic processes (e.g. some executors' pool workers) may not start children.
         log.info("running in a daemonic process: extraction and NER stay in this process")
@@ -265,6 +263,13 @@ def process_stream(
         yield from pool.run(balanced_batches(inputs, batch_size, workers))
     finally:
         pool.close()
+
+
+def once_one_arrives(items: Iterable[RawInput]) -> Iterator[RawInput] | None:
+    """``items`` once the first has arrived (it waits for it), or None when there is none."""
+    it = iter(items)
+    first = next(it, None)
+    return None if first is None else itertools.chain([first], it)
 
 
 def in_flight_limit(workers: int) -> int:
@@ -306,11 +311,12 @@ class WorkerPool:
             initargs=(self.options, os.getpid()),
         )
 
-    def start(self) -> list[Future[None]]:
+    def start(self) -> None:
         """Start the workers now, so that they load the model while the first batches are
         still being listed, read and triaged: as soon as the run knows it has work for them,
-        not when the first batch is full. The futures are done when each has loaded it."""
-        return [self.pool.submit(_ready) for _ in range(self.workers)]
+        not when the first batch is full."""
+        for _ in range(self.workers):
+            self.pool.submit(_ready)
 
     def run(
         self, batches: Iterable[list[RawInput]], options: ProcessOptions | None = None

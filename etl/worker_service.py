@@ -43,6 +43,7 @@ from etl.process import (
     WorkerPool,
     balanced_batches,
     in_flight_limit,
+    once_one_arrives,
     process_stream,
 )
 from etl.record import RawInput
@@ -143,11 +144,9 @@ def process_on_service(
 ) -> Iterator[list[Processed]]:
     """``process_stream`` on the warm workers of the service at ``address``; on ``workers`` of
     the run's own when it cannot serve the run. It is asked when the first input arrives."""
-    items = iter(raws)
-    first = next(items, None)
-    if first is None:
+    inputs = once_one_arrives(raws)
+    if inputs is None:
         return
-    inputs = itertools.chain([first], items)
     remote = connect(address, options, workers)
     if remote is None:
         yield from process_stream(inputs, options, workers=workers, batch_size=batch_size)
